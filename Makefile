@@ -1,0 +1,73 @@
+# adlib-book. The two commands: `make book` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+SCALE ?= cpu
+PAPER ?=
+TABLE ?=
+FIGURE ?=
+ARTEFACT ?=
+SEEDS ?=
+DEVICE ?=
+
+# One torch thread per process on small machines: two spinning OpenMP threads per process
+# are 10-20x slower on 2 cores (../shared/specs/toolchain.md). Sweeps run one process per core.
+export OMP_WAIT_POLICY := PASSIVE
+export MPLCONFIGDIR ?= $(CURDIR)/build/mplconfig
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: venv data book test test-unit test-notebooks test-book reproduce benchmark clean help
+
+help:
+	@echo "make book                      build the book (creates .venv, checks data, runs notebooks at cpu scale)"
+	@echo "make test                      unit tests, notebooks at smoke scale (nbval), book build"
+	@echo "make reproduce TABLE=1 [PAPER=hendrycks2019] [FIGURE=4] [SCALE=smoke|cpu|paper] [SEEDS=0,1,2] [DEVICE=cuda]"
+	@echo "make benchmark                 training throughput: adlib vs an official-style loop"
+
+venv: $(STAMP)
+
+# torch 2.14.1 / torchvision 0.29.1 is the pair that installs (offline, from the machine's wheel
+# cache) on the project's machines; see README "Environment".
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+data: venv
+	$(PY) -m adlib.data fetch fashion_mnist
+
+book: venv data
+	$(PY) -m adlib.book build
+
+test: test-unit test-notebooks test-book
+
+test-unit: venv
+	$(PY) -m pytest -q tests
+
+# Every notebook at smoke scale, twice: papermill writes the outputs, then nbval re-executes
+# each notebook (re-training from scratch: fresh checkpoint dir, force=True) and compares the
+# cells marked NBVAL_CHECK_OUTPUT, i.e. the runs are bit-reproducible.
+test-notebooks: venv
+	rm -rf build/smoke build/smoke-results build/smoke-ckpt-1 build/smoke-ckpt-2
+	ADLIB_CHECKPOINTS=build/smoke-ckpt-1 ADLIB_PROGRESS=0 $(PY) -m adlib.book execute --scale smoke --force --executed-dir build/smoke
+	ADLIB_CHECKPOINTS=build/smoke-ckpt-2 ADLIB_PROGRESS=0 $(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env build/smoke
+
+# The book at cpu scale from the committed results only (a missing result is an error, not a
+# training run), Sphinx warnings as errors.
+test-book: venv data
+	ADLIB_STORED_ONLY=1 ADLIB_PROGRESS=0 $(PY) -m adlib.book build
+
+reproduce: venv
+	$(PY) -m adlib.reproduce --scale $(SCALE) \
+	  $(if $(PAPER),--paper $(PAPER)) $(if $(TABLE),--table $(TABLE)) $(if $(FIGURE),--figure $(FIGURE)) \
+	  $(if $(ARTEFACT),--artefact $(ARTEFACT)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(DEVICE),--device $(DEVICE))
+
+benchmark: venv
+	$(PY) benchmarks/train_throughput.py
+
+clean:
+	rm -rf build book/_build book/executed book/_toc.yml

@@ -1,0 +1,87 @@
+"""Anomaly detectors: one small interface for all five papers.
+
+A :class:`Detector` turns model outputs into anomaly scores with **higher = more anomalous**.
+``score_outputs`` is the pure map (logits → scores), so several detectors can re-score one
+forward pass (hendrycks2019 Table 10 needs no retraining); ``score`` runs a model over a
+tensor of images in large batches under ``torch.inference_mode``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Callable
+
+import torch
+from torch import nn
+
+from adlib.losses import uniform_cross_entropy
+
+
+class Detector(ABC):
+    """Maps model outputs to anomaly scores, higher = more anomalous."""
+
+    name: str = "detector"
+
+    @abstractmethod
+    def score_outputs(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Scores ``(N,)`` from model outputs ``(N, ...)``."""
+
+    @torch.inference_mode()
+    def score(self, model: nn.Module, images: torch.Tensor, *, batch_size: int = 1024,
+              prepare: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+        """Score ``images`` with ``model`` in eval mode; ``prepare`` maps a raw batch to model input."""
+        return self.score_outputs(model_outputs(model, images, batch_size=batch_size, prepare=prepare))
+
+
+class MaxSoftmax(Detector):
+    """Maximum softmax probability baseline (Hendrycks & Gimpel 2017; hendrycks2019 §4.3).
+
+    s(x) = -max_c softmax(z)_c.
+    """
+
+    name = "msp"
+
+    def score_outputs(self, outputs: torch.Tensor) -> torch.Tensor:
+        return -torch.softmax(outputs.float(), dim=1).max(dim=1).values
+
+
+class NegUniformCrossEntropy(Detector):
+    """The -H(U; p) score of hendrycks2019 App. E: s(x) = mean_c(z) - logsumexp(z).
+
+    H(U; p) is smallest (log k) for a uniform softmax, so -H(U; p) is largest there.
+    """
+
+    name = "neg_uniform_xent"
+
+    def score_outputs(self, outputs: torch.Tensor) -> torch.Tensor:
+        return -uniform_cross_entropy(outputs.float())
+
+
+DETECTORS: dict[str, type[Detector]] = {
+    MaxSoftmax.name: MaxSoftmax,
+    NegUniformCrossEntropy.name: NegUniformCrossEntropy,
+}
+
+
+def get_detector(name: str) -> Detector:
+    """Instantiate a detector by name; an unknown name lists the valid ones."""
+    if name not in DETECTORS:
+        raise ValueError(f"unknown detector {name!r}; valid detectors: {', '.join(sorted(DETECTORS))}")
+    return DETECTORS[name]()
+
+
+@torch.inference_mode()
+def model_outputs(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1024,
+                  prepare: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """Concatenated outputs of ``model`` (eval mode) over ``images``, on the CPU, in float32."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    outs = []
+    for start in range(0, len(images), batch_size):
+        batch = images[start:start + batch_size].to(device, non_blocking=True)
+        if prepare is not None:
+            batch = prepare(batch)
+        outs.append(model(batch).float().cpu())
+    model.train(was_training)
+    return torch.cat(outs) if outs else torch.empty(0)

@@ -1,0 +1,78 @@
+"""Helpers for the papermill-parameterised notebooks.
+
+``check_parameters()`` turns papermill's *warning* about an undeclared parameter into an
+error: a notebook's first code cell is its ``parameters`` cell; papermill injects the
+caller's values in a cell that starts with ``# Parameters``. Any name assigned there but
+not in the parameters cell is a typo or a parameter this notebook does not take.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any, Iterable
+
+from adlib.scales import check_scale
+
+
+class ParameterError(ValueError):
+    """A notebook was given a parameter it does not declare, or a bad value."""
+
+
+def _assigned_names(source: str) -> list[str]:
+    names: list[str] = []
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return names
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else [])
+        for t in targets:
+            if isinstance(t, ast.Name):
+                names.append(t.id)
+    return names
+
+
+def declared_and_injected(cell_sources: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Names assigned in the first code cell (declared) and in papermill's injected cells."""
+    declared: list[str] = []
+    injected: list[str] = []
+    first = True
+    for src in cell_sources:
+        if not src or not src.strip():
+            continue
+        if src.lstrip().startswith("# Parameters"):
+            injected += _assigned_names(src)
+        elif first:
+            declared = _assigned_names(src)
+            first = False
+    return declared, injected
+
+
+def check_parameters(namespace: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Validate the parameters a notebook ran with; return them as a dict.
+
+    Raises :class:`ParameterError` naming the valid parameters when papermill injected a name
+    the parameters cell does not declare, and checks ``scale``, ``seeds`` and ``device``.
+    """
+    if namespace is None:
+        from IPython import get_ipython
+
+        namespace = get_ipython().user_ns
+    history = namespace.get("In", [])
+    declared, injected = declared_and_injected(history[1:])
+    unknown = sorted(set(injected) - set(declared))
+    if unknown:
+        raise ParameterError(f"unknown notebook parameter(s) {', '.join(unknown)}; "
+                             f"this notebook takes: {', '.join(declared)}")
+    params = {name: namespace[name] for name in declared if name in namespace}
+    if "scale" in params:
+        try:
+            check_scale(params["scale"])
+        except ValueError as err:
+            raise ParameterError(str(err)) from None
+    if "seeds" in params:
+        seeds = params["seeds"]
+        if not isinstance(seeds, (list, tuple)) or not seeds or not all(isinstance(s, int) for s in seeds):
+            raise ParameterError(f"seeds must be a non-empty list of integers, e.g. [0, 1, 2]; got {seeds!r}")
+    return params

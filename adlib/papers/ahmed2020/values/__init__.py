@@ -1,0 +1,1 @@
+"""Paper-reported values (data only; see adlib.paper_values)."""

@@ -1,0 +1,295 @@
+"""hendrycks2019 (Outlier Exposure): the vision experiments of Tables 1, 7, 10, Figures 1, 4
+and Appendix C, defined once for the three scales.
+
+One run = one (method, seed) on one data configuration:
+
+* ``baseline``: a classifier trained with cross-entropy, scored by MSP (the paper's "MSP").
+* ``oe_tune``: that same baseline (cached checkpoint) fine-tuned with OE (§4.3; λ = 0.5,
+  in-distribution and OE images concatenated in one forward pass).
+* ``oe_scratch``: a classifier trained with OE from the first step (Appendix C).
+
+Every run scores the in-distribution test set and every test-OOD set with MSP and with
+-H(U; p) (App. E), and evaluates with the paper's protocol: OOD : in = 1 : 5, averaged over
+10 random draws of the OOD subset scored by the one trained model (spec §3).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from adlib.detectors import get_detector
+from adlib.models import create_model
+from adlib.results import REPO_ROOT, config_hash
+from adlib.scales import check_scale
+from adlib.train import ImagePipeline, TrainSpec, accuracy, load_weights, predict_logits, resolve_device, \
+    seed_everything, train_classifier
+
+PAPER = "hendrycks2019"
+EXPERIMENT = "vision_oe"
+RUNNER = "adlib.papers.hendrycks2019.experiments:run"
+METHODS: tuple[str, ...] = ("baseline", "oe_tune", "oe_scratch")
+DETECTORS: tuple[str, ...] = ("msp", "neg_uniform_xent")
+METHOD_LABELS = {"baseline": "MSP", "oe_tune": "+OE", "oe_scratch": "OE from scratch"}
+
+# Fashion-MNIST classes: 0 T-shirt/top, 1 Trouser, 2 Pullover, 3 Dress, 4 Coat, 5 Sandal,
+# 6 Shirt, 7 Sneaker, 8 Bag, 9 Ankle boot. Split R1 of the spec (§8.0): apparel in,
+# sandals and bags as OE, footwear never seen in training as test OOD.
+FMNIST_IN = [0, 1, 2, 3, 4, 6]
+FMNIST_OE = [5, 8]
+FMNIST_TEST_OOD = [7, 9]
+
+OOD_SET_LABELS = {
+    "fmnist_footwear": "FMNIST footwear (Sneaker, Ankle boot)",
+    "sklearn_digits": "Digits (sklearn, 8×8 → 28×28)",
+    "gaussian": "Gaussian", "bernoulli": "Bernoulli", "rademacher": "Rademacher", "blobs": "Blobs",
+    "textures": "Textures", "svhn": "SVHN", "places365": "Places365", "lsun": "LSUN",
+    "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
+}
+
+CIFAR_MEAN = (125.3 / 255, 123.0 / 255, 113.9 / 255)
+CIFAR_STD = (63.0 / 255, 62.1 / 255, 66.7 / 255)
+
+# paper-scale in-distribution datasets this module configures (spec §7)
+PAPER_DATASETS = ("cifar10", "cifar100", "svhn")
+
+
+def run_config(scale: str, method: str, seed: int, *, device: str = "cpu", in_dataset: str | None = None,
+               threads: int = 1) -> dict[str, Any]:
+    """The full, JSON-able config of one run. Everything that changes the numbers is in it."""
+    check_scale(scale)
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
+    if scale == "paper":
+        data, model, pretrain, finetune, scratch = _paper_scale(in_dataset or "cifar10")
+    else:
+        if in_dataset not in (None, "fashion_mnist"):
+            raise ValueError(f"at scale {scale!r} the in-distribution data is fashion_mnist; "
+                             f"use scale='paper' for {in_dataset!r}")
+        data, model, pretrain, finetune, scratch = _reduced_scale(scale)
+    cfg: dict[str, Any] = {
+        "paper": PAPER, "experiment": EXPERIMENT, "scale": scale, "method": method, "seed": int(seed),
+        "device": device, "threads": int(threads), "data": data, "model": model,
+        "pretrain": pretrain.to_dict(),
+    }
+    if method == "oe_tune":
+        cfg["finetune"] = finetune.to_dict()
+    if method == "oe_scratch":
+        del cfg["pretrain"]
+        cfg["scratch"] = scratch.to_dict()
+    return cfg
+
+
+def _reduced_scale(scale: str):
+    smoke = scale == "smoke"
+    data = {
+        "in_dataset": "fashion_mnist", "in_classes": FMNIST_IN, "oe_source": "fmnist_classes",
+        "oe_classes": FMNIST_OE, "test_ood_classes": FMNIST_TEST_OOD,
+        "test_ood": ["fmnist_footwear", "sklearn_digits", "gaussian", "bernoulli", "blobs"],
+        "input_space": "unit",
+        "train_subset": 1500 if smoke else None, "oe_subset": 1500 if smoke else None,
+        "test_subset": 500 if smoke else None, "ood_ratio": 5, "n_draws": 2 if smoke else 10,
+    }
+    model = {"name": "mnist_convnet", "num_classes": len(FMNIST_IN)}
+    epochs = (1, 1, 1) if smoke else (10, 5, 10)
+    pretrain = TrainSpec(epochs=epochs[0], batch_size=50, lr=0.01)
+    finetune = TrainSpec(epochs=epochs[1], batch_size=50, lr=0.01, oe_batch_size=100, oe_weight=0.5)
+    scratch = TrainSpec(epochs=epochs[2], batch_size=50, lr=0.01, oe_batch_size=100, oe_weight=0.5)
+    return data, model, pretrain, finetune, scratch
+
+
+def _paper_scale(in_dataset: str):
+    if in_dataset not in PAPER_DATASETS:
+        raise ValueError(f"paper-scale in-distribution dataset {in_dataset!r} is not configured; "
+                         f"valid: {', '.join(PAPER_DATASETS)}")
+    ood = ["gaussian", "rademacher", "blobs", "textures", "svhn", "places365", "lsun",
+           "cifar100" if in_dataset == "cifar10" else "cifar10"]
+    if in_dataset == "svhn":
+        ood = ["gaussian", "bernoulli", "blobs", "textures", "places365", "lsun", "cifar10"]
+    data = {"in_dataset": in_dataset, "oe_source": "random_300k", "test_ood": ood,
+            "input_space": "unit" if in_dataset == "svhn" else "normalized",
+            "train_subset": None, "oe_subset": None, "test_subset": None, "ood_ratio": 5, "n_draws": 10}
+    num_classes = 100 if in_dataset == "cifar100" else 10
+    if in_dataset == "svhn":  # WRN-16-4, 20 epochs at lr 0.01, [0,1] inputs, no augmentation
+        model = {"name": "wrn16_4", "num_classes": num_classes}
+        pretrain = TrainSpec(epochs=20, batch_size=128, lr=0.01, weight_decay=5e-4)
+        finetune = TrainSpec(epochs=5, batch_size=128, lr=1e-4, weight_decay=5e-4, oe_batch_size=256)
+    else:  # WRN-40-2, 100 epochs at lr 0.1; OE fine-tuning 10 epochs at lr 0.001
+        model = {"name": "wrn40_2", "num_classes": num_classes}
+        pretrain = TrainSpec(epochs=100, batch_size=128, lr=0.1, weight_decay=5e-4)
+        finetune = TrainSpec(epochs=10, batch_size=128, lr=0.001, weight_decay=5e-4, oe_batch_size=256)
+    scratch = TrainSpec(epochs=pretrain.epochs, batch_size=128, lr=pretrain.lr, weight_decay=5e-4,
+                        oe_batch_size=256)
+    return data, model, pretrain, finetune, scratch
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+
+
+@dataclass
+class VisionData:
+    """Everything one run needs, as tensors in memory.
+
+    Images are uint8 (go through ``pipeline``); synthetic OOD sets are float tensors already
+    in the model's input space (the pipeline passes them through unchanged).
+    """
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    oe_x: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    ood: dict[str, torch.Tensor]
+    pipeline: ImagePipeline
+
+
+def _subset(x: torch.Tensor, y: torch.Tensor | None, n: int | None, seed: int = 0):
+    if n is None or n >= len(x):
+        return x, y
+    idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+    return x[idx], (None if y is None else y[idx])
+
+
+def build_data(data: dict[str, Any]) -> VisionData:
+    """Load and split the data a config asks for (deterministic: subsets use a fixed seed)."""
+    from adlib.data.images import load_digits_28, load_fashion_mnist, load_images
+    from adlib.data.splits import ClassSplit, select
+    from adlib.data.synthetic import make_synthetic
+
+    name = data["in_dataset"]
+    if name == "fashion_mnist":
+        tr_x, tr_y = load_fashion_mnist("train")
+        te_x, te_y = load_fashion_mnist("test")
+        split = ClassSplit(tuple(data["in_classes"]), tuple(data["oe_classes"]),
+                           tuple(data["test_ood_classes"]), n_classes=10)  # validates disjointness
+        train_x, train_y = select(tr_x, tr_y, split.in_classes, split.label_map())
+        test_x, test_y = select(te_x, te_y, split.in_classes, split.label_map())
+        oe_x, _ = select(tr_x, tr_y, split.oe_classes)
+        real_ood = {"fmnist_footwear": select(te_x, te_y, split.test_ood_classes)[0]}
+        pipeline = ImagePipeline()
+        shape = (1, 28, 28)
+    else:
+        train_x, train_y = load_images(name, "train")
+        test_x, test_y = load_images(name, "test")
+        oe_x, _ = load_images(data["oe_source"], "train")
+        real_ood = {}
+        if data["input_space"] == "normalized":
+            pipeline = ImagePipeline(mean=CIFAR_MEAN, std=CIFAR_STD, crop_padding=4, hflip=True)
+        else:
+            pipeline = ImagePipeline()
+        shape = tuple(train_x.shape[1:])
+    train_x, train_y = _subset(train_x, train_y, data["train_subset"])
+    oe_x, _ = _subset(oe_x, None, data["oe_subset"])
+    test_x, test_y = _subset(test_x, test_y, data["test_subset"])
+    ood_num = len(test_x) // data["ood_ratio"]
+    pool = data["n_draws"] * ood_num
+    ood: dict[str, torch.Tensor] = {}
+    for i, ood_name in enumerate(data["test_ood"]):
+        if ood_name in real_ood:
+            ood[ood_name] = real_ood[ood_name]
+        elif ood_name == "sklearn_digits":
+            ood[ood_name] = load_digits_28()[0]
+        elif ood_name in ("gaussian", "bernoulli", "rademacher", "blobs"):
+            ood[ood_name] = make_synthetic(ood_name, pool, shape, seed=1000 + i, space=data["input_space"])
+        else:
+            ood[ood_name] = load_images(ood_name, "test")[0]
+    return VisionData(train_x, train_y, oe_x, test_x, test_y, ood, pipeline)
+
+
+# ---------------------------------------------------------------------------------------------
+# training and evaluation
+
+
+def checkpoint_dir() -> Path:
+    return Path(os.environ.get("ADLIB_CHECKPOINTS", REPO_ROOT / "checkpoints")) / PAPER
+
+
+def _baseline_model(cfg: dict[str, Any], data: VisionData, device: torch.device) -> torch.nn.Module:
+    """Train the baseline (or load it from the checkpoint cache, keyed by its own config)."""
+    from filelock import FileLock
+
+    spec = TrainSpec(**cfg["pretrain"])
+    base_cfg = {k: cfg[k] for k in ("data", "model", "pretrain", "seed", "device", "threads")}
+    key = config_hash(base_cfg)
+    path = checkpoint_dir() / f"baseline-{key}.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    seed_everything(cfg["seed"], cfg["threads"])
+    model = create_model(cfg["model"]["name"], num_classes=cfg["model"]["num_classes"])
+    with FileLock(str(path) + ".lock"):
+        if not load_weights(model, path, key, spec):
+            train_classifier(model, data.train_x, data.train_y, spec, seed=cfg["seed"], pipeline=data.pipeline,
+                             device=device, checkpoint_path=path, checkpoint_key=key,
+                             progress=_progress(), desc=f"baseline seed {cfg['seed']}")
+    return model.to(device)
+
+
+def _progress() -> bool:
+    return os.environ.get("ADLIB_PROGRESS", "1") != "0"
+
+
+def train_model(cfg: dict[str, Any], data: VisionData, device: torch.device) -> torch.nn.Module:
+    """The trained network of a run config (baseline, OE fine-tuned, or OE from scratch)."""
+    method = cfg["method"]
+    if method in ("baseline", "oe_tune"):
+        model = _baseline_model(cfg, data, device)
+        if method == "baseline":
+            return model
+        spec = TrainSpec(**cfg["finetune"])
+        model = copy.deepcopy(model)
+        seed_everything(cfg["seed"] + 1, cfg["threads"])
+        key = config_hash(cfg)
+        train_classifier(model, data.train_x, data.train_y, spec, seed=cfg["seed"] + 1, pipeline=data.pipeline,
+                         oe_images=data.oe_x, device=device, checkpoint_path=checkpoint_dir() / f"oe_tune-{key}.pt",
+                         checkpoint_key=key, progress=_progress(), desc=f"OE fine-tune seed {cfg['seed']}")
+        return model
+    spec = TrainSpec(**cfg["scratch"])
+    seed_everything(cfg["seed"], cfg["threads"])
+    model = create_model(cfg["model"]["name"], num_classes=cfg["model"]["num_classes"])
+    key = config_hash(cfg)
+    train_classifier(model, data.train_x, data.train_y, spec, seed=cfg["seed"], pipeline=data.pipeline,
+                     oe_images=data.oe_x, device=device, checkpoint_path=checkpoint_dir() / f"oe_scratch-{key}.pt",
+                     checkpoint_key=key, progress=_progress(), desc=f"OE from scratch seed {cfg['seed']}")
+    return model
+
+
+def evaluate(model: torch.nn.Module, data: VisionData, cfg: dict[str, Any],
+             device: torch.device) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Accuracy and the OE protocol's OOD metrics for each detector and each test-OOD set."""
+    from adlib.metrics import repeated_ood_metrics
+
+    in_logits = predict_logits(model, data.test_x, data.pipeline, device=device)
+    metrics: dict[str, Any] = {"test_accuracy": accuracy(in_logits, data.test_y), "n_test_in": len(data.test_x),
+                               "ood": {}, "ood_mean": {}, "n_ood_pool": {}}
+    ood_logits = {name: predict_logits(model, x, data.pipeline, device=device) for name, x in data.ood.items()}
+    arrays: dict[str, np.ndarray] = {}
+    for det_name in DETECTORS:
+        det = get_detector(det_name)
+        in_scores = det.score_outputs(in_logits).numpy().astype(np.float32)
+        arrays[f"{det_name}__in"] = in_scores
+        per_set = {}
+        for j, (name, logits) in enumerate(ood_logits.items()):
+            out_scores = det.score_outputs(logits).numpy().astype(np.float32)
+            arrays[f"{det_name}__{name}"] = out_scores
+            rng = np.random.default_rng([cfg["seed"], j])
+            per_set[name] = repeated_ood_metrics(in_scores, out_scores, n_draws=cfg["data"]["n_draws"],
+                                                 ratio=cfg["data"]["ood_ratio"], rng=rng)
+            metrics["n_ood_pool"][name] = len(out_scores)
+        metrics["ood"][det_name] = per_set
+        keys = [k for k in next(iter(per_set.values())) if not k.endswith("_std") and k not in ("ood_num", "n_draws")]
+        metrics["ood_mean"][det_name] = {k: float(np.mean([m[k] for m in per_set.values()])) for k in keys}
+    return metrics, arrays
+
+
+def run(cfg: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The runner the sweep calls: train (or load) the run's model, evaluate it."""
+    device = resolve_device(cfg["device"])
+    data = build_data(cfg["data"])
+    model = train_model(cfg, data, device)
+    return evaluate(model, data, cfg, device)

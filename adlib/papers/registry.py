@@ -1,0 +1,45 @@
+"""Which notebook reproduces which artefact (table / figure) of which paper.
+
+Notebooks live at ``notebooks/<paper>/<name>.ipynb``; a notebook may cover a close group of
+artefacts (hendrycks2019 Table 1 with its expanded Table 7). Artefact ids are those of the
+paper-values index (``table7``, ``figure4``, ``appendix_c``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from adlib.results import REPO_ROOT
+
+
+@dataclass(frozen=True)
+class NotebookSpec:
+    paper: str
+    name: str
+    artefacts: tuple[str, ...]
+    title: str
+
+    @property
+    def path(self) -> Path:
+        return REPO_ROOT / "notebooks" / self.paper / f"{self.name}.ipynb"
+
+
+NOTEBOOKS: tuple[NotebookSpec, ...] = (
+    NotebookSpec("hendrycks2019", "table1", ("table1", "table7"),
+                 "Tables 1 and 7: MSP vs MSP + Outlier Exposure"),
+    NotebookSpec("hendrycks2019", "table10", ("table10",), "Table 10: MSP vs −H(U;p) on the OE model"),
+    NotebookSpec("hendrycks2019", "roc_curves", ("figure1", "figure4"), "Figures 1 and 4: ROC curves"),
+    NotebookSpec("hendrycks2019", "oe_scratch", ("appendix_c",), "Appendix C: Outlier Exposure from scratch"),
+)
+
+
+def notebooks_for(paper: str | None = None) -> list[NotebookSpec]:
+    return [nb for nb in NOTEBOOKS if paper is None or nb.paper == paper]
+
+
+def notebook_for_artefact(paper: str, artefact: str) -> NotebookSpec | None:
+    for nb in NOTEBOOKS:
+        if nb.paper == paper and artefact in nb.artefacts:
+            return nb
+    return None

@@ -1,0 +1,80 @@
+"""What every notebook ends with: seed summaries, the paper beside ours, and checked claims.
+
+Claims are stored (``results/<paper>/claims/<notebook>.<scale>.json``) by the notebook that
+checks them, so the book's status matrix reads outcomes computed from the runs rather than
+typed by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from adlib.results import ResultsStore, _atomic_write_bytes
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of a paper about one artefact, and whether our runs bear it out.
+
+    ``held`` is True/False, or None when the claim cannot be checked at this scale.
+    ``evidence`` states the numbers (mean ± std over seeds, and per seed where it matters).
+    """
+
+    artefact: str
+    claim: str
+    held: bool | None
+    evidence: str
+
+    @property
+    def outcome(self) -> str:
+        return {True: "held", False: "NOT held", None: "not checkable"}[self.held]
+
+
+def claims_frame(claims: Sequence[Claim]) -> pd.DataFrame:
+    """The claims as a table for display."""
+    return pd.DataFrame([{"artefact": c.artefact, "claim": c.claim, "outcome": c.outcome,
+                          "evidence": c.evidence} for c in claims])
+
+
+def claims_path(store: ResultsStore, paper: str, notebook: str, scale: str) -> Path:
+    return store.root / paper / "claims" / f"{notebook}.{scale}.json"
+
+
+def save_claims(store: ResultsStore, paper: str, notebook: str, scale: str, seeds: Sequence[int],
+                claims: Sequence[Claim], artefacts: Sequence[str]) -> Path:
+    """Store a notebook's checked claims for the status matrix."""
+    path = claims_path(store, paper, notebook, scale)
+    payload = {"paper": paper, "notebook": notebook, "scale": scale, "seeds": list(seeds),
+               "artefacts": list(artefacts), "claims": [asdict(c) for c in claims]}
+    _atomic_write_bytes(path, (json.dumps(payload, indent=1, sort_keys=True) + "\n").encode())
+    return path
+
+
+def load_all_claims(store: ResultsStore, paper: str) -> list[dict]:
+    """Every stored claims file of a paper."""
+    return [json.loads(p.read_text()) for p in sorted((store.root / paper / "claims").glob("*.json"))]
+
+
+def mean_std(values: Iterable[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof=1; 0 for a single value)."""
+    arr = np.asarray(list(values), dtype=float)
+    return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
+
+
+def fmt_pm(mean: float, std: float, digits: int = 1) -> str:
+    """``"12.3 ± 0.4"``."""
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def scale_banner(scale: str, seeds: Sequence[int], extra: str = "") -> str:
+    """The one-line label every reproduced number is shown under."""
+    from adlib.scales import SCALE_LABELS
+
+    text = f"Scale: {scale} ({SCALE_LABELS[scale]}); seeds {list(seeds)}."
+    return text + (f" {extra}" if extra else "")

@@ -1,0 +1,172 @@
+"""The results store: one JSON file per run, keyed by a hash of the run's full configuration.
+
+Layout: ``<root>/<paper>/<experiment>/<hash>.json`` (metrics, config, provenance) and, when
+the run stored score arrays, ``<hash>.npz`` beside it. Writes are atomic (temporary file,
+then ``os.replace``), so an interrupted run never leaves a half-written result that a later
+run would trust. A stored result is reused unless the caller forces a re-run.
+
+Stored ``cpu``-scale results are committed to git; ``smoke``-scale results go to
+``build/smoke-results`` (ignored) so tests never touch the committed ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCHEMA_VERSION = 1
+
+
+def canonical_json(config: Mapping[str, Any]) -> str:
+    """The canonical JSON text of a config (sorted keys, no whitespace): the hashed form."""
+    return json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of ``config``, first 16 hex digits."""
+    return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:16]
+
+
+def git_commit(repo: Path = REPO_ROOT) -> str:
+    """``<sha>`` of HEAD, with ``+dirty`` when tracked files differ; ``unknown`` outside git."""
+    try:
+        sha = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no",
+                                "--", "adlib"], capture_output=True, text=True, timeout=10).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the packages a result depends on."""
+    out = {"python": platform.python_version()}
+    for pkg in ("adlib", "torch", "torchvision", "numpy", "scikit-learn", "scipy", "scikit-image"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "absent"
+    return out
+
+
+def provenance(*, device: str, wall_time_s: float, threads: int | None = None) -> dict[str, Any]:
+    """What produced a result: git commit, library versions, machine, device, wall time."""
+    import torch
+
+    return {
+        "git_commit": git_commit(),
+        "versions": library_versions(),
+        "machine": {"platform": platform.platform(), "processor": platform.machine(),
+                    "cpu_count": os.cpu_count()},
+        "device": device,
+        "cuda_device": torch.cuda.get_device_name(0) if device.startswith("cuda") else None,
+        "torch_threads": threads if threads is not None else torch.get_num_threads(),
+        "wall_time_s": round(wall_time_s, 3),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "argv": sys.argv[:1],
+    }
+
+
+@dataclass
+class RunRecord:
+    """One stored run: its config, its metrics, where it came from, and optional arrays."""
+
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    provenance: dict[str, Any]
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return config_hash(self.config)
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+class ResultsStore:
+    """A directory of run records keyed by config hash (see the module docstring)."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    @classmethod
+    def for_scale(cls, scale: str) -> "ResultsStore":
+        """``results/`` for ``cpu`` and ``paper`` scale, ``build/smoke-results`` for ``smoke``.
+
+        ``$ADLIB_RESULTS`` overrides the root for every scale.
+        """
+        env = os.environ.get("ADLIB_RESULTS")
+        if env:
+            return cls(env)
+        return cls(REPO_ROOT / ("build/smoke-results" if scale == "smoke" else "results"))
+
+    def path_for(self, config: Mapping[str, Any]) -> Path:
+        for required in ("paper", "experiment"):
+            if required not in config:
+                raise ValueError(f"a run config needs a {required!r} entry to be stored; got keys {sorted(config)}")
+        return self.root / str(config["paper"]) / str(config["experiment"]) / f"{config_hash(config)}.json"
+
+    def get(self, config: Mapping[str, Any]) -> RunRecord | None:
+        """The stored record for exactly this config, or None."""
+        path = self.path_for(config)
+        if not path.exists():
+            return None
+        payload = json.loads(path.read_text())
+        if payload.get("config") != json.loads(canonical_json(config)):
+            raise ValueError(f"{path} holds a different config than its name says (hash collision "
+                             f"or a hand-edited file); delete it to re-run")
+        arrays: dict[str, np.ndarray] = {}
+        npz = path.with_suffix(".npz")
+        if npz.exists():
+            with np.load(npz, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+        return RunRecord(config=payload["config"], metrics=payload["metrics"],
+                         provenance=payload["provenance"], arrays=arrays)
+
+    def put(self, record: RunRecord) -> Path:
+        """Store ``record`` atomically (arrays first, so a JSON never points to missing arrays)."""
+        path = self.path_for(record.config)
+        if record.arrays:
+            buf = io.BytesIO()
+            np.savez_compressed(buf, **record.arrays)
+            _atomic_write_bytes(path.with_suffix(".npz"), buf.getvalue())
+        payload = {"schema": SCHEMA_VERSION, "key": record.key, "config": record.config,
+                   "metrics": record.metrics, "provenance": record.provenance}
+        _atomic_write_bytes(path, (json.dumps(payload, indent=1, sort_keys=True, allow_nan=False) + "\n").encode())
+        return path
+
+    def records(self, paper: str, experiment: str | None = None) -> list[RunRecord]:
+        """Every stored record of a paper (optionally one experiment)."""
+        base = self.root / paper
+        pattern = f"{experiment}/*.json" if experiment else "*/*.json"
+        out = []
+        for path in sorted(base.glob(pattern)):
+            payload = json.loads(path.read_text())
+            out.append(RunRecord(payload["config"], payload["metrics"], payload["provenance"]))
+        return out

@@ -1,0 +1,275 @@
+"""The training loop shared by every paper: device choice, determinism, tensors in memory,
+batched augmentation, mixed precision on CUDA, per-epoch checkpoints and resumption.
+
+Determinism contract: on the CPU, the same :class:`TrainSpec`, data, seed and thread count
+give bit-identical weights, whether the run went through in one go or was interrupted and
+resumed from its last epoch checkpoint (the checkpoint carries every RNG state).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from adlib.losses import outlier_exposure_loss
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``"auto"`` picks CUDA, then Apple MPS, then the CPU; otherwise the named device.
+
+    Asking for a device that is not there is an error that says what is available.
+    """
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} requested but CUDA is not available here; use 'cpu' or 'auto'")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(f"device {name!r} requested but MPS is not available here; use 'cpu' or 'auto'")
+    return dev
+
+
+def seed_everything(seed: int, threads: int | None = None) -> None:
+    """Seed Python, NumPy and torch; pin the torch thread count (results depend on it)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if threads is not None:
+        torch.set_num_threads(threads)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
+@dataclass(frozen=True)
+class ImagePipeline:
+    """Turns a uint8 image batch (N, C, H, W) on the device into model input, batched.
+
+    ``mean``/``std`` (in [0, 1] units) standardise per channel; ``crop_padding`` > 0 applies
+    a random crop with zero padding and ``hflip`` a random horizontal flip (training only),
+    the CIFAR augmentation of hendrycks2019, done on tensors rather than PIL images.
+    Float batches are taken to be in the model's input space already (the synthetic OOD
+    sets are generated there, spec §6.3) and pass through unchanged.
+    """
+
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    crop_padding: int = 0
+    hflip: bool = False
+
+    def __call__(self, batch: torch.Tensor, *, train: bool = False,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        if batch.dtype != torch.uint8:  # synthetic sets: already in the model's input space
+            return (batch.unsqueeze(1) if batch.ndim == 3 else batch).float()
+        x = batch.float().div_(255.0)
+        if x.ndim == 3:
+            x = x.unsqueeze(1)
+        if train and (self.crop_padding or self.hflip):
+            x = self._augment(x, generator)
+        if self.mean is not None and self.std is not None:
+            mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
+            std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
+            x = (x - mean) / std
+        return x
+
+    def _augment(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        n, _, h, w = x.shape
+        if self.hflip:
+            flip = torch.rand(n, generator=generator) < 0.5
+            x = torch.where(flip.to(x.device).view(-1, 1, 1, 1), x.flip(3), x)
+        p = self.crop_padding
+        if p:
+            padded = torch.nn.functional.pad(x, (p, p, p, p))
+            dy = torch.randint(0, 2 * p + 1, (n,), generator=generator).to(x.device)
+            dx = torch.randint(0, 2 * p + 1, (n,), generator=generator).to(x.device)
+            rows = (dy.view(-1, 1) + torch.arange(h, device=x.device)).view(n, 1, h, 1)
+            cols = (dx.view(-1, 1) + torch.arange(w, device=x.device)).view(n, 1, 1, w)
+            idx_n = torch.arange(n, device=x.device).view(n, 1, 1, 1)
+            idx_c = torch.arange(x.shape[1], device=x.device).view(1, -1, 1, 1)
+            x = padded[idx_n, idx_c, rows, cols]
+        return x
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Optimisation settings of one training phase (defaults: hendrycks2019's MNIST recipe).
+
+    SGD with Nesterov momentum; the learning rate follows a per-step cosine from ``lr`` to
+    ``lr * min_lr_ratio`` (the OE code's ``cosine_annealing``). With ``oe_batch_size`` > 0
+    every step concatenates ``batch_size`` in-distribution and ``oe_batch_size`` outlier
+    images in ONE forward pass (it matters for BatchNorm) and adds ``oe_weight`` · H(U; p).
+    """
+
+    epochs: int = 10
+    batch_size: int = 50
+    lr: float = 0.01
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 0.0
+    min_lr_ratio: float = 1e-6
+    oe_batch_size: int = 0
+    oe_weight: float = 0.5
+    amp: bool = True  # bfloat16 autocast, used on CUDA only
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TrainHistory:
+    """Per-epoch mean training loss and the epoch a run resumed from (if any)."""
+
+    losses: list[float] = field(default_factory=list)
+    resumed_from_epoch: int | None = None
+
+
+def _atomic_torch_save(obj: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _epoch_order(n: int, generator: torch.Generator) -> torch.Tensor:
+    return torch.randperm(n, generator=generator)
+
+
+def train_classifier(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    spec: TrainSpec,
+    *,
+    seed: int,
+    pipeline: ImagePipeline = ImagePipeline(),
+    oe_images: torch.Tensor | None = None,
+    device: torch.device | str = "cpu",
+    checkpoint_path: Path | None = None,
+    checkpoint_key: str = "",
+    progress: bool = True,
+    desc: str = "train",
+) -> TrainHistory:
+    """Train ``model`` in place with :func:`adlib.losses.outlier_exposure_loss`.
+
+    ``images`` are uint8 tensors held in memory (moved to the device once); batches are drawn
+    by a seeded permutation each epoch. The last batch of an epoch may be smaller. With
+    ``checkpoint_path`` a checkpoint is written after every epoch (atomically) and a run
+    whose checkpoint exists with the same ``checkpoint_key`` resumes after its last epoch.
+    """
+    device = torch.device(device) if isinstance(device, str) else device
+    if spec.oe_batch_size > 0 and (oe_images is None or len(oe_images) == 0):
+        raise ValueError("spec.oe_batch_size > 0 but no outlier images were given (oe_images)")
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    model.to(device)
+    x_all = images.to(device)
+    y_all = labels.to(device)
+    x_oe = oe_images.to(device) if spec.oe_batch_size > 0 else None
+    steps_per_epoch = math.ceil(len(x_all) / spec.batch_size)
+    total_steps = max(1, spec.epochs * steps_per_epoch)
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=spec.lr, momentum=spec.momentum,
+                                nesterov=spec.nesterov, weight_decay=spec.weight_decay)
+
+    def cosine(step: int) -> float:
+        return spec.min_lr_ratio + (1 - spec.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * step / total_steps))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine)
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    history = TrainHistory()
+    start_epoch = 0
+    if checkpoint_path is not None and Path(checkpoint_path).exists():
+        state = torch.load(checkpoint_path, map_location=device, weights_only=True)
+        if state.get("key") == checkpoint_key and state.get("spec") == spec.to_dict():
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            torch.set_rng_state(state["torch_rng"])
+            gen.set_state(state["generator"])
+            history.losses = list(state["losses"])
+            start_epoch = int(state["epoch"])
+            history.resumed_from_epoch = start_epoch
+    use_amp = spec.amp and device.type == "cuda"
+    model.train()
+    bar = tqdm(range(start_epoch, spec.epochs), desc=desc, disable=not progress, leave=False,
+               initial=start_epoch, total=spec.epochs)
+    for epoch in bar:
+        order = _epoch_order(len(x_all), gen).to(device)
+        oe_order = None
+        if x_oe is not None:
+            need = steps_per_epoch * spec.oe_batch_size
+            reps = math.ceil(need / len(x_oe))
+            oe_order = torch.cat([_epoch_order(len(x_oe), gen) for _ in range(reps)])[:need].to(device)
+        running, count = 0.0, 0
+        for step in range(steps_per_epoch):
+            idx = order[step * spec.batch_size:(step + 1) * spec.batch_size]
+            x = pipeline(x_all[idx], train=True, generator=gen)
+            n_in = len(x)
+            if oe_order is not None:
+                oe_idx = oe_order[step * spec.oe_batch_size:(step + 1) * spec.oe_batch_size]
+                x = torch.cat([x, pipeline(x_oe[oe_idx], train=True, generator=gen)])
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
+                logits = model(x)
+            logits = logits.float()
+            loss = outlier_exposure_loss(logits[:n_in], y_all[idx],
+                                         logits[n_in:] if oe_order is not None else None, spec.oe_weight)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"{desc}: non-finite loss ({loss.item()}) at epoch {epoch + 1}, step {step + 1}; "
+                    f"lower the learning rate (lr={spec.lr}) or check the inputs")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            running += loss.item() * n_in
+            count += n_in
+        history.losses.append(running / max(count, 1))
+        bar.set_postfix(loss=f"{history.losses[-1]:.4f}")
+        if checkpoint_path is not None:
+            _atomic_torch_save({
+                "key": checkpoint_key, "spec": spec.to_dict(), "epoch": epoch + 1,
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
+                "generator": gen.get_state(), "losses": history.losses,
+            }, Path(checkpoint_path))
+    model.eval()
+    return history
+
+
+def load_weights(model: nn.Module, checkpoint_path: Path, checkpoint_key: str, spec: TrainSpec) -> bool:
+    """Load the weights of a *finished* checkpoint into ``model``; False if absent or stale."""
+    path = Path(checkpoint_path)
+    if not path.exists():
+        return False
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state.get("key") != checkpoint_key or state.get("spec") != spec.to_dict() or state.get("epoch") != spec.epochs:
+        return False
+    model.load_state_dict(state["model"])
+    return True
+
+
+@torch.inference_mode()
+def predict_logits(model: nn.Module, images: torch.Tensor, pipeline: ImagePipeline, *,
+                   device: torch.device | str = "cpu", batch_size: int = 2048) -> torch.Tensor:
+    """Logits of ``model`` over uint8 ``images`` (eval mode, large batches), float32 on the CPU."""
+    from adlib.detectors import model_outputs
+
+    model.to(device)
+    return model_outputs(model, images, batch_size=batch_size, prepare=lambda b: pipeline(b))
+
+
+def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """Top-1 accuracy in [0, 1]."""
+    return float((logits.argmax(1) == labels).float().mean())

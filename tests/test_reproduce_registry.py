@@ -1,0 +1,47 @@
+"""`make reproduce` argument handling and the notebook registry."""
+
+import re
+
+import nbformat
+import pytest
+
+from adlib.paper_values import PAPERS, list_artefacts
+from adlib.papers.registry import NOTEBOOKS
+from adlib.reproduce import main, select_notebooks
+
+
+def test_table_1_selects_the_hendrycks_table1_notebook():
+    chosen = select_notebooks(None, "table1")
+    assert [(nb.paper, nb.name) for nb in chosen] == [("hendrycks2019", "table1")]
+    assert [nb.name for nb in select_notebooks("hendrycks2019", "figure4")] == ["roc_curves"]
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["--table", "99"], "valid: .*table1"),
+    (["--paper", "nobody2020"], "valid papers: hendrycks2019"),
+    (["--scale", "huge"], "valid scales: smoke, cpu, paper"),
+    (["--table", "1", "--seeds", "a,b"], "comma-separated integers"),
+])
+def test_bad_arguments_are_errors_listing_the_valid_choices(argv, match, capsys):
+    assert main(argv) == 2
+    assert re.search(match, capsys.readouterr().err)
+
+
+def test_every_registered_artefact_exists_in_the_paper_values():
+    for nb in NOTEBOOKS:
+        assert nb.paper in PAPERS
+        ids = {a["id"] for a in list_artefacts(nb.paper)}
+        assert set(nb.artefacts) <= ids, f"{nb.name}: {set(nb.artefacts) - ids} not in {nb.paper} values"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda nb: f"{nb.paper}/{nb.name}")
+def test_notebooks_have_a_parameters_cell_first_and_check_it(nb):
+    notebook = nbformat.read(nb.path, as_version=4)
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", [])
+    for name in ("scale", "seeds", "device", "force"):
+        assert f"{name} =" in code[0].source
+    assert "check_parameters()" in code[1].source
+    assert 'scale = "cpu"' in code[0].source  # the default scale is cpu
+    assert any("NBVAL_CHECK_OUTPUT" in c.source for c in code)
+    assert not any(c.get("outputs") for c in code), "commit notebooks without outputs"

@@ -1,0 +1,93 @@
+"""The results store (hash keys, atomic writes, provenance) and the sweep runner."""
+
+import json
+
+import numpy as np
+import pytest
+
+from adlib.results import ResultsStore, RunRecord, config_hash, provenance
+from adlib.sweep import run_sweep
+
+
+def _cfg(seed, **extra):
+    return {"paper": "toy", "experiment": "exp", "seed": seed, "threads": 1, "device": "cpu", **extra}
+
+
+def test_config_hash_is_order_independent_and_value_sensitive():
+    a = {"paper": "p", "experiment": "e", "x": [1, 2], "y": {"b": 1, "a": 2}}
+    b = {"experiment": "e", "y": {"a": 2, "b": 1}, "x": [1, 2], "paper": "p"}
+    assert config_hash(a) == config_hash(b)
+    assert config_hash(a) != config_hash({**a, "x": [2, 1]})
+    with pytest.raises(ValueError):
+        config_hash({"x": float("nan")})
+
+
+def test_put_get_roundtrip_with_arrays_and_provenance(tmp_path):
+    store = ResultsStore(tmp_path)
+    cfg = _cfg(0)
+    assert store.get(cfg) is None
+    rec = RunRecord(cfg, {"auroc": 0.9}, provenance(device="cpu", wall_time_s=1.5, threads=1),
+                    {"scores": np.arange(5, dtype=np.float32)})
+    path = store.put(rec)
+    assert path == tmp_path / "toy" / "exp" / f"{config_hash(cfg)}.json"
+    got = store.get(cfg)
+    assert got.metrics == {"auroc": 0.9}
+    np.testing.assert_array_equal(got.arrays["scores"], np.arange(5, dtype=np.float32))
+    prov = got.provenance
+    assert {"git_commit", "versions", "machine", "device", "wall_time_s", "created"} <= set(prov)
+    assert prov["versions"]["torch"] != "absent"
+    assert not list(tmp_path.rglob(".*.tmp"))  # atomic writes leave no temporaries
+
+
+def test_a_file_whose_config_does_not_match_its_name_is_rejected(tmp_path):
+    store = ResultsStore(tmp_path)
+    cfg = _cfg(0)
+    path = store.put(RunRecord(cfg, {"m": 1}, {}))
+    payload = json.loads(path.read_text())
+    payload["config"]["seed"] = 99
+    path.write_text(json.dumps(payload))
+    with pytest.raises(ValueError, match="different config"):
+        store.get(cfg)
+
+
+def test_config_without_paper_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="paper"):
+        ResultsStore(tmp_path).path_for({"experiment": "e"})
+
+
+def test_sweep_runs_missing_reuses_stored_and_forces(tmp_path):
+    store = ResultsStore(tmp_path)
+    cfgs = [_cfg(s) for s in (0, 1, 2)]
+    first = run_sweep(cfgs, "sweep_toy:run", store=store, workers=1, progress=False)
+    assert [r.config["seed"] for r in first] == [0, 1, 2]
+    assert len({r.metrics["mean"] for r in first}) == 3
+    stamp = [r.provenance["created"] for r in first]
+    again = run_sweep(cfgs + [_cfg(0)], "sweep_toy:run", store=store, workers=1, progress=False)
+    assert [r.provenance["created"] for r in again[:3]] == stamp  # reused, not re-run
+    assert again[3].metrics == again[0].metrics
+    # a stored result is used even if the runner would now fail
+    run_sweep(cfgs, "sweep_toy:fail", store=store, progress=False)
+    with pytest.raises(RuntimeError, match="runner failed"):
+        run_sweep(cfgs, "sweep_toy:fail", store=store, force=True, workers=1, progress=False)
+
+
+def test_parallel_sweep_equals_sequential_and_pins_threads(tmp_path):
+    cfgs = [_cfg(s) for s in range(4)]
+    seq = run_sweep(cfgs, "sweep_toy:run", store=ResultsStore(tmp_path / "a"), workers=1, progress=False)
+    par = run_sweep(cfgs, "sweep_toy:run", store=ResultsStore(tmp_path / "b"), workers=2, progress=False)
+    for s, p in zip(seq, par):
+        assert s.metrics == p.metrics
+        np.testing.assert_array_equal(s.arrays["scores"], p.arrays["scores"])
+        assert p.metrics["threads"] == 1
+
+
+def test_stored_only_mode_refuses_to_train(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADLIB_STORED_ONLY", "1")
+    with pytest.raises(LookupError, match="make reproduce"):
+        run_sweep([_cfg(0)], "sweep_toy:run", store=ResultsStore(tmp_path), progress=False)
+
+
+def test_for_scale_keeps_smoke_results_out_of_the_committed_store(monkeypatch):
+    monkeypatch.delenv("ADLIB_RESULTS", raising=False)
+    assert ResultsStore.for_scale("cpu").root.name == "results"
+    assert "smoke" in str(ResultsStore.for_scale("smoke").root)
