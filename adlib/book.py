@@ -32,7 +32,7 @@ class Page:
     source: Path
     output: Path
     parameters: dict[str, Any]
-    takes_scale: bool = True
+    title: str | None = None  # for template pages: prepended as a Markdown heading (the page title)
 
 
 def book_pages(executed_dir: Path = EXECUTED_DIR) -> list[Page]:
@@ -40,22 +40,35 @@ def book_pages(executed_dir: Path = EXECUTED_DIR) -> list[Page]:
     from adlib.paper_values import PAPERS
     from adlib.papers.registry import notebooks_for
 
+    from adlib.paper_values import load_index
+
     pages: list[Page] = []
     for paper in PAPERS:
-        pages.append(Page(TEMPLATES / "paper.ipynb", executed_dir / paper / "index.ipynb", {"paper": paper}))
+        index = load_index(paper)
+        pages.append(Page(TEMPLATES / "paper.ipynb", executed_dir / paper / "index.ipynb", {"paper": paper},
+                          title=f"{index['title']} ({paper})"))
         for nb in notebooks_for(paper):
             pages.append(Page(nb.path, executed_dir / paper / f"{nb.name}.ipynb", {}))
     pages.append(Page(TEMPLATES / "status.ipynb", executed_dir / "status.ipynb", {}))
     return pages
 
 
-def execute_notebook(source: Path, output: Path, parameters: dict[str, Any]) -> None:
-    """Run one notebook through papermill (kernel: this interpreter), writing ``output``."""
+def execute_notebook(source: Path, output: Path, parameters: dict[str, Any], title: str | None = None) -> None:
+    """Run one notebook through papermill (kernel: this interpreter), writing ``output``.
+
+    ``title`` becomes a leading Markdown heading: Sphinx takes a page's title from the
+    notebook's Markdown cells, not from headings that code cells display.
+    """
+    import nbformat
     import papermill
 
     output.parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(str(source), str(output), parameters=parameters, kernel_name="python3",
                                cwd=str(REPO_ROOT), progress_bar=False, log_output=False)
+    if title:
+        nb = nbformat.read(str(output), as_version=4)
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(f"# {title}"))
+        nbformat.write(nb, str(output))
 
 
 def execute_book(scale: str = "cpu", force: bool = False, executed_dir: Path = EXECUTED_DIR) -> pd.DataFrame:
@@ -68,7 +81,7 @@ def execute_book(scale: str = "cpu", force: bool = False, executed_dir: Path = E
         start = time.perf_counter()
         print(f"[book] executing {page.source.relative_to(REPO_ROOT)} -> {page.output.relative_to(REPO_ROOT)}",
               flush=True)
-        execute_notebook(page.source, page.output, params)
+        execute_notebook(page.source, page.output, params, page.title)
         rows.append({"notebook": str(page.output.relative_to(executed_dir)),
                      "seconds": round(time.perf_counter() - start, 1)})
     table = pd.DataFrame(rows)
@@ -102,7 +115,7 @@ def write_toc(book_dir: Path = BOOK_DIR) -> Path:
 def build_html(builder_args: tuple[str, ...] = ("-W", "-n", "--keep-going")) -> Path:
     """Render ``book/`` with Jupyter Book 1 (Sphinx; builds offline), warnings as errors."""
     write_toc()
-    cmd = [sys.executable, "-m", "jupyter_book", "build", str(BOOK_DIR), *builder_args]
+    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(BOOK_DIR), *builder_args]
     subprocess.run(cmd, check=True, cwd=REPO_ROOT)
     index = BOOK_DIR / "_build" / "html" / "index.html"
     print(f"[book] the book is at {index}", flush=True)
@@ -186,8 +199,7 @@ def paper_page(paper: str, scale: str = "cpu") -> list:
     from adlib.papers.registry import notebook_for_artefact, notebooks_for
 
     index = load_index(paper)
-    blocks: list = [Markdown(f"# {index['title']}\n\n{index['authors']} ({index.get('venue', '')}). "
-                             f"Key: `{paper}`.")]
+    blocks: list = [Markdown(f"{index['authors']} ({index.get('venue', '')}). Key: `{paper}`.")]
     nbs = notebooks_for(paper)
     if nbs:
         lines = [f"- [{nb.title}]({nb.name}.ipynb): `make reproduce PAPER={paper} "
