@@ -494,6 +494,312 @@ def test_ruff_table3_hsc_cross_table_inconsistency():
     assert lookup(t3, data_augmentation="w/", method="sqrt(||z||^2 + 1) - 1") != hsc
 
 
+# --------------------------------------------------------------------------- singh2021
+
+S = "singh2021"
+S_LISTS = tuple(f"table{n}" for n in range(5, 18))  # best/worst-10 appendix lists
+S_NORMAL_OUTLIER = {"DROCC", "DROCC(m)"}  # Table 2 prints (0, 8) separately for these
+
+
+def _split_sizes(split: str) -> tuple[int, int]:
+    """'2-in, 8-out' -> (n_classes, n_normal) = (10, 2)."""
+    m = re.fullmatch(r"(\d+)-in, (\d+)-out", split)
+    assert m, split
+    k, j = int(m.group(1)), int(m.group(2))
+    return k + j, k
+
+
+def _classes(s: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", s))
+
+
+def test_singh_expected_artefacts():
+    idx = pv.load_index(S)
+    assert idx.get("status") != "pending"
+    ids = [a["id"] for a in idx["artefacts"]]
+    assert sorted(ids) == sorted([f"table{n}" for n in range(1, 23)] + [f"figure{n}" for n in range(1, 9)])
+    with_files = {a["id"] for a in idx["artefacts"] if a.get("file")}
+    assert with_files == {f"table{n}" for n in range(2, 23)} | {"figure4"}
+    assert pv.get_artefact(S, "table1")["numbers"] is False
+
+
+def test_singh_combination_counts():
+    """The split labels give the combination counts the paper states (45 / 252 / 10, 190)."""
+    stated = {("CIFAR-10", "2-in, 8-out"): 45, ("CIFAR-10", "5-in, 5-out"): 252,
+              ("CIFAR-10", "9-in, 1-out"): 10, ("CIFAR-100", "2-in, 18-out"): 190,
+              ("fMNIST", "2-in, 8-out"): 45}  # Sec. 5 / App. E / "averaged over 45 combinations"
+    seen = set()
+    for art in ("table2", "table3") + S_LISTS:
+        df = pv.load_values(S, art)
+        for ds, split in df[["dataset", "split"]].drop_duplicates().itertuples(index=False):
+            if (ds, split) == ("RECYCLE", "5-in, 1-out"):  # 5 recycle classes vs trash: one case
+                continue
+            n, k = _split_sizes(split)
+            if (ds, split) in stated:
+                assert math.comb(n, k) == stated[ds, split], (art, ds, split)
+                seen.add((ds, split))
+    assert seen == set(stated)
+    assert math.comb(5, 4) == 5  # RECYCLE 4-in, 1-out
+
+
+@pytest.mark.parametrize("art", S_LISTS)
+def test_singh_best_worst_lists(art):
+    df = pv.load_values(S, art)
+    ident = pv.get_artefact(S, art)["identity"]
+    assert set(df["dataset"]) == {ident["dataset"]} and set(df["split"]) == {ident["split"]}
+    n, k = _split_sizes(ident["split"])
+    assert math.comb(n, k) >= 20
+    combos = set()
+    for kind, order in (("best", -1), ("worst", 1)):
+        g = df[df["list"] == kind]
+        assert list(g["rank"]) == [str(r) for r in range(1, 11)], (art, kind)
+        vals = list(g["value"])
+        assert vals == sorted(vals, key=lambda v: order * v), (art, kind, vals)
+        for c in g["classes"]:
+            t = _classes(c)
+            assert len(t) == k and list(t) == sorted(set(t)) and all(0 <= x < n for x in t), (art, c)
+            combos.add(t)
+    assert len(combos) == 20, art  # best-10 and worst-10 are disjoint
+    assert df.loc[df["list"] == "best", "value"].min() > df.loc[df["list"] == "worst", "value"].max()
+    assert ((df["value"] > 0) & (df["value"] < 1)).all()
+
+
+def test_singh_list_labels_flagged():
+    """Header/caption label mismatches of the appendix lists are listed as label inconsistencies."""
+    norm = lambda s: s.replace("Original-", "").rstrip("-")
+    for art in S_LISTS:
+        a = pv.get_artefact(S, art)
+        ident = a["identity"]
+        labels = [i for i in a["inconsistencies"] if isinstance(i, dict) and i["check"] == "label"]
+        if norm(ident["header_method"]) != norm(ident["caption_method"]):
+            assert labels, art
+        assert ident["table2_method"] in {"DROCC", "DROCC(m)", "DeepSVDD", "DeepSVDD(m)", "DeepMAD"}
+
+
+@pytest.mark.parametrize("art", ["table2", "table3"])
+def test_singh_ranges_are_ordered(art):
+    """min <= (mean) <= max per method and split; outliers lie above the range; AUCs in [0, 1]."""
+    df = pv.load_values(S, art)
+    n = 0
+    for (ds, split, method), g in df.groupby(["dataset", "split", "method"], sort=False):
+        m = dict(zip(g["metric"], g["value"]))
+        if "AUC (%)" in m:
+            assert set(m) == {"AUC (%)"} and 50 < m["AUC (%)"] <= 100
+            continue
+        lo, hi = m["AUC min"], m["AUC max"]
+        assert 0 < lo <= hi < 1, (ds, split, method)
+        if "AUC mean" in m:
+            assert lo <= m["AUC mean"] <= hi, (ds, split, method)
+            n += 1
+        if "AUC outlier" in m:
+            assert m["AUC outlier"] > hi
+    assert n == (15 if art == "table3" else 0)
+
+
+@pytest.mark.parametrize("art", ["table2", "table3"])
+def test_singh_confidence_intervals_within_unit_interval(art):
+    a = pv.get_artefact(S, art)
+    df = pv.load_values(S, art)
+    keys = pv.row_key_columns(df)
+    bad = set()
+    for r in df[df["metric"].isin(["AUC min", "AUC max", "AUC outlier"])].itertuples(index=False):
+        assert not math.isnan(r.std) and r.std > 0, r
+        if r.value + r.std > 1 or r.value - r.std < 0:
+            bad.add(cell_key(a, {k: getattr(r, k) for k in keys + ["method", "metric"]}))
+    assert bad == listed_cells(a, "ci")
+
+
+def _appendix_extremes():
+    """(dataset, split, method) -> dict(min, max, outlier) from the best/worst lists."""
+    out = {}
+    for art in S_LISTS:
+        ident = pv.get_artefact(S, art)["identity"]
+        df = pv.load_values(S, art)
+        best, worst = df[df["list"] == "best"], df[df["list"] == "worst"]
+        method = ident["table2_method"]
+        ext = {"AUC min": worst["value"].iloc[0]}
+        if ident["split"] == "2-in, 8-out" and method in S_NORMAL_OUTLIER:
+            ext["AUC outlier"] = best.loc[best["classes"] == "(0, 8)", "value"].iloc[0]
+            ext["AUC max"] = best.loc[best["classes"] != "(0, 8)", "value"].iloc[0]
+        else:
+            ext["AUC max"] = best["value"].iloc[0]
+        key = (ident["dataset"], ident["split"], method)
+        assert key not in out, key
+        out[key] = ext
+    return out
+
+
+@pytest.mark.parametrize("art", ["table2", "table3"])
+def test_singh_ranges_equal_appendix_extremes(art):
+    """Range ends equal the appendix list extremes except exactly the listed cross_table cells."""
+    a = pv.get_artefact(S, art)
+    df = pv.load_values(S, art)
+    ext = _appendix_extremes()
+    bad, n = set(), 0
+    for r in df.itertuples(index=False):
+        e = ext.get((r.dataset, r.split, r.method), {})
+        if r.metric not in e:
+            continue
+        n += 1
+        if r.value != e[r.metric]:
+            bad.add(cell_key(a, {k: getattr(r, k) for k in pv.row_key_columns(df) + ["method", "metric"]}))
+    assert n == (22 if art == "table2" else 6)
+    assert bad == listed_cells(a, "cross_table")
+
+
+def test_singh_table2_text_claims():
+    """DeepMAD best in every split; Alg. 2 >= Alg. 1 except exactly the listed text cells."""
+    a = pv.get_artefact(S, "table2")
+    df = pv.load_values(S, "table2")
+    for split, g in df.groupby("split"):
+        for metric in ("AUC min", "AUC max"):
+            gm = g[g["metric"] == metric].set_index("method")["value"]
+            assert gm.idxmax() == "DeepMAD", (split, metric)
+    out = df[df["metric"] == "AUC outlier"]
+    dm_max = lookup(df, split="2-in, 8-out", method="DeepMAD", metric="AUC max")
+    assert set(out["method"]) == S_NORMAL_OUTLIER and (out["value"] > dm_max).all()
+    bad = set()
+    for split in df["split"].unique():
+        for metric in ("AUC min", "AUC max"):
+            for alg2 in ("DROCC", "DeepSVDD"):
+                v2 = lookup(df, split=split, method=alg2, metric=metric, classes="")
+                v1 = lookup(df, split=split, method=f"{alg2}(m)", metric=metric, classes="")
+                if v2 < v1:
+                    bad.add(cell_key(a, dict(dataset="CIFAR-10", split=split, classes="", method=alg2, metric=metric)))
+    assert bad == listed_cells(a, "text")
+
+
+def test_singh_table3_text_claims():
+    df = pv.load_values(S, "table3")
+    means = df[df["metric"] == "AUC mean"]
+    for (ds, split), g in means.groupby(["dataset", "split"]):
+        best = g.set_index("method")["value"].idxmax()
+        assert best == ("DeepSVDD" if (ds, split) == ("fMNIST", "2-in, 8-out") else "DeepMAD"), (ds, split)
+    f28 = means[means["split"] == "2-in, 8-out"]
+    edge = lookup(f28, dataset="fMNIST", method="DeepSVDD") - lookup(f28, dataset="fMNIST", method="DeepMAD")
+    assert 0.015 <= edge <= 0.025  # "DeepSVDD holding a 2% edge"
+    c100 = means[means["dataset"] == "CIFAR-100"].set_index("method")["value"]
+    for other in ("DROCC", "DeepSVDD"):
+        assert 0.09 <= c100["DeepMAD"] - c100[other] <= 0.11  # "about 10% improvement"
+        v = lookup(df, dataset="RECYCLE", split="5-in, 1-out", method=other)
+        assert 7.5 <= lookup(df, dataset="RECYCLE", split="5-in, 1-out", method="DeepMAD") - v <= 8.5  # "about 8%"
+
+
+KS_DIM = {"DROCC": 64, "DeepSVDD": 128, "DeepMAD": 128}
+
+
+@pytest.mark.parametrize("art", ["table4", "table21", "table22"])
+def test_singh_ks_tables_counts(art):
+    df = pv.load_values(S, art)
+    ks = df[df["metric"] == "KS h sum"]
+    for _, g in ks.groupby(["method", "normal_classes", "ks_row"]):
+        assert list(g["test_class"]) == [str(j) for j in range(10)]
+    for r in ks.itertuples(index=False):
+        assert r.value == int(r.value) and 0 <= r.value <= KS_DIM[r.method], r
+        own = re.fullmatch(r"KS\((\d),-\)", r.ks_row)  # DeepMAD: encoder of one normal class
+        if own and own.group(1) == r.test_class:
+            assert r.value == 0, r
+    auc = df[df["metric"] == "AUC"]
+    assert len(auc) == ks.groupby(["method", "normal_classes"]).ngroups
+    assert ((auc["value"] > 0) & (auc["value"] < 1)).all()
+
+
+def test_singh_ks_appendix_copies():
+    t4 = pv.load_values(S, "table4")
+    t21, t22 = pv.load_values(S, "table21"), pv.load_values(S, "table22")
+    keys = ["dataset", "normal_classes", "ks_row", "test_class", "method", "metric"]
+    for copy, methods in ((t21, {"DROCC", "DeepSVDD"}), (t22, {"DeepMAD"})):
+        assert set(copy["method"]) == methods
+        ref = t4[t4["method"].isin(methods)]
+        merged = ref.merge(copy, on=keys, how="outer", suffixes=("", "_copy"), indicator=True)
+        assert (merged["_merge"] == "both").all()
+        diff = merged[merged["printed"] != merged["printed_copy"]]
+        got = {cell_key(None, {k: r[k] for k in keys}) for _, r in diff.iterrows()}
+        art = "table21" if copy is t21 else "table22"
+        assert got == listed_cells(pv.get_artefact(S, art), "cross_table")
+        if art == "table22":
+            assert got == listed_cells(pv.get_artefact(S, "table4"), "cross_table") and len(got) == 1
+
+
+def test_singh_ks_text_claims():
+    t4 = pv.load_values(S, "table4")
+    ks = t4[t4["metric"] == "KS h sum"]
+
+    def anomalous_mean(method, pair, row=None):
+        g = ks[(ks["method"] == method) & (ks["normal_classes"] == pair)]
+        if row:
+            g = g[g["ks_row"] == row]
+        normal = {str(c) for c in _classes(pair)}
+        return g.loc[~g["test_class"].isin(normal), "value"].mean(), g
+
+    best, _ = anomalous_mean("DROCC", "(0,8)")
+    worst, g = anomalous_mean("DROCC", "(5,9)")
+    assert best > 0.95 * 64 > worst  # "almost optimal" for (0,8)
+    anom = g[~g["test_class"].isin({"5", "9"})]
+    assert anom.loc[anom["value"].idxmin(), "test_class"] == "1"  # "lower for class 1"
+    b, _ = anomalous_mean("DeepSVDD", "(4,6)")
+    w, _ = anomalous_mean("DeepSVDD", "(1,5)")
+    ratio = w / b
+    assert not 0.45 <= ratio <= 0.55  # "the worst case has half the average KS": listed as text
+    texts = [i["text"] for i in pv.get_artefact(S, "table4")["inconsistencies"] if i["check"] == "text"]
+    assert any("half" in t for t in texts)
+    for row in ("KS(0,-)", "KS(1,-)"):
+        for low in ("KS(3,-)", "KS(5,-)"):
+            assert anomalous_mean("DeepMAD", "(0,1)", row)[0] > anomalous_mean("DeepMAD", "(3,5)", low)[0]
+
+
+def test_singh_ks_aucs_vs_appendix_lists():
+    """Table 4 AUCs round the appendix values; best/worst cases are rank 1 except the listed ones."""
+    a = pv.get_artefact(S, "table4")
+    t4 = pv.load_values(S, "table4")
+    auc = t4[t4["metric"] == "AUC"]
+    source = {"DROCC": "table5", "DeepSVDD": "table8", "DeepMAD": "table9"}
+    bad = set()
+    for method, g in auc.groupby("method"):
+        lst = pv.load_values(S, source[method])
+        hi_pair = g.loc[g["value"].idxmax(), "normal_classes"]
+        for r in g.itertuples(index=False):
+            pair = "(" + ", ".join(str(c) for c in _classes(r.normal_classes)) + ")"
+            row = lst[lst["classes"] == pair]
+            assert len(row) == 1, (method, pair)
+            assert round(row["value"].iloc[0], decimals(r.printed)) == r.value, (method, pair)
+            kind = "best" if r.normal_classes == hi_pair else "worst"
+            if row["list"].iloc[0] != kind or row["rank"].iloc[0] != "1":
+                bad.add(cell_key(a, {k: getattr(r, k) for k in pv.row_key_columns(t4) + ["method", "metric"]}))
+    assert bad == listed_cells(a, "text")
+
+
+def test_singh_figure4_equals_tables13_to_17():
+    fig = pv.load_values(S, "figure4")
+    art = pv.get_artefact(S, "figure4")
+    assert art["sources"] == [f"table{n}" for n in range(13, 18)]
+    parts = []
+    for src in art["sources"]:
+        t = pv.load_values(S, src)
+        parts.append(t.assign(method=pv.get_artefact(S, src)["identity"]["table2_method"]))
+    expected = pd.concat(parts, ignore_index=True)
+    pd.testing.assert_frame_equal(fig, expected)
+    assert sorted(fig["method"].unique()) == ["DROCC", "DROCC(m)", "DeepMAD", "DeepSVDD", "DeepSVDD(m)"]
+    # "DeepMAD ... shows considerably low variance": smallest spread of the 20 plotted values
+    spread = fig.groupby("method")["value"].std()
+    assert spread.idxmin() == "DeepMAD"
+
+
+def test_singh_hyperparameters_match_text():
+    t18, t19, t20 = (pv.load_values(S, f"table{n}") for n in (18, 19, 20))
+    # Sec. 5: "radius r = 8, mu = 1, learning rate = 0.001, ascent step = 0.001"
+    assert dict(zip(t18["metric"], t18["value"])) == {
+        "Radius": 8, "mu": 1, "Learning Rate": 0.001, "Adversarial Ascent Step Size": 0.001}
+    # Sec. 5: DeepSVDD "eta = 1, learning rate of 0.0001"
+    assert lookup(t19, metric="eta") == 1 and lookup(t19, metric="Learning Rate") == 0.0001
+    cfg = t20.pivot(index="row", columns="metric", values="value")
+    assert len(cfg) == 5 and (cfg["eta"] == 1).all() and (cfg["Learning Rate"] == 0.0001).all()
+    assert (cfg["Weight Decay"] == 1e-6).all() and lookup(t19, metric="Weight Decay") == 1e-6
+    assert sorted(cfg.loc[cfg["rep_dim"] == 128, "delta"]) == [8.0, 8.2, 8.5]
+    # Fig. 8 / App. H: rep_dim 128, 64, 32 at the same delta
+    assert sorted(cfg.loc[cfg["delta"] == 8.2, "rep_dim"]) == [32, 64, 128]
+
+
 # --------------------------------------------------------------------------- ahmed2020
 
 AH = "ahmed2020"

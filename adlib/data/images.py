@@ -1,0 +1,420 @@
+"""Image datasets as in-memory uint8 tensors (decoded once per process, no per-batch PIL work).
+
+Every loader returns ``(images, labels)``: ``images`` is ``uint8`` with shape ``(N, H, W)`` for
+grayscale sets or ``(N, 3, H, W)`` for colour sets, ``labels`` is ``int64`` with shape ``(N,)``
+(``-1`` where a set has no labels). Files are found and verified through
+:func:`adlib.data.manifests.locate`; pass ``root=`` to read files from a directory of your own
+instead (no verification).
+
+**The returned tensors are cached and shared between callers: never modify them in place**
+(``x = x.float() / 255`` is fine, ``x.div_(255)`` is not); call ``.clone()`` if you must.
+
+Use :func:`load_images` with a name from :data:`IMAGE_LOADERS` for a uniform entry point::
+
+    x, y = load_images("fashion_mnist", "test")   # uint8 (10000, 28, 28), int64 (10000,)
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import os
+import pickle
+import tarfile
+from pathlib import Path
+from typing import Callable, Literal, Sequence
+
+import numpy as np
+import torch
+
+from adlib.data.manifests import ensure_unpacked, locate_file
+
+Split = Literal["train", "test"]
+PathLike = str | os.PathLike[str]
+
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
+               0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+
+
+def _check_split(split: str, allowed: Sequence[str]) -> None:
+    if split not in allowed:
+        raise ValueError(f"unknown split {split!r}; expected one of {list(allowed)}")
+
+
+def _stat_key(path: Path) -> tuple[str, int, int]:
+    st = path.stat()
+    return str(path.resolve()), st.st_size, st.st_mtime_ns
+
+
+# --------------------------------------------------------------------------------------------
+# IDX (MNIST, Fashion-MNIST)
+# --------------------------------------------------------------------------------------------
+
+
+def read_idx(path: PathLike) -> np.ndarray:
+    """Read an IDX file (gzip-compressed or raw; detected from the content) into a NumPy array."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
+        raise ValueError(f"{path} is not an IDX file (bad magic number {data[:4].hex()})")
+    dtype = np.dtype(_IDX_DTYPES[data[2]])
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(data) != expected:
+        raise ValueError(f"{path}: IDX header says shape {shape} ({expected} bytes) but the file has {len(data)}")
+    # astype copies: the result is writeable and in native byte order.
+    return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _find_in_root(root: PathLike, filename: str) -> Path:
+    """``root/filename`` or its uncompressed twin (``.gz`` removed)."""
+    root = Path(root)
+    for name in (filename, filename.removesuffix(".gz")):
+        if (root / name).is_file():
+            return root / name
+    raise FileNotFoundError(f"neither {filename} nor {filename.removesuffix('.gz')} is in {root}")
+
+
+@functools.lru_cache(maxsize=16)
+def _idx_pair_cached(images_key: tuple[str, int, int], labels_key: tuple[str, int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    images = read_idx(images_key[0])
+    labels = read_idx(labels_key[0])
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise ValueError(f"{images_key[0]}: expected uint8 images of shape (N, H, W), got {images.dtype} {images.shape}")
+    if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
+        raise ValueError(f"{labels_key[0]}: {labels.shape[0]} labels for {images.shape[0]} images")
+    return torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64))
+
+
+def _load_idx_dataset(dataset: str, split: str, root: PathLike | None) -> tuple[torch.Tensor, torch.Tensor]:
+    _check_split(split, ("train", "test"))
+    images_name, labels_name = _MNIST_FILES[split]
+    if root is None:
+        images_path, labels_path = locate_file(dataset, images_name), locate_file(dataset, labels_name)
+    else:
+        images_path, labels_path = _find_in_root(root, images_name), _find_in_root(root, labels_name)
+    return _idx_pair_cached(_stat_key(images_path), _stat_key(labels_path))
+
+
+def load_fashion_mnist(split: Split, root: PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fashion-MNIST ``split``: uint8 images ``(N, 28, 28)`` and int64 labels ``(N,)``.
+
+    60,000 train / 10,000 test. Reads the IDX files (``.gz`` or raw) found by
+    ``locate("fashion_mnist")`` (e.g. the Debian package's copy), or from ``root``.
+    """
+    return _load_idx_dataset("fashion_mnist", split, root)
+
+
+def load_mnist(split: Split, root: PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """MNIST ``split``: uint8 images ``(N, 28, 28)`` and int64 labels ``(N,)`` (60,000 / 10,000)."""
+    return _load_idx_dataset("mnist", split, root)
+
+
+# --------------------------------------------------------------------------------------------
+# scikit-learn digits
+# --------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def load_digits_28() -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's 1,797 8x8 digits upsampled to 28x28: uint8 ``(1797, 28, 28)``, int64 labels.
+
+    The 0-16 values are upsampled bilinearly (``torch.nn.functional.interpolate``,
+    ``align_corners=False``) and scaled by 255/16 to 0-255 (rounded), so the images match
+    (Fashion-)MNIST's size, range and polarity (ink high, background 0).
+    """
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = torch.from_numpy(digits.images.astype(np.float32)).unsqueeze(1)  # (N, 1, 8, 8), 0..16
+    up = torch.nn.functional.interpolate(x, size=(28, 28), mode="bilinear", align_corners=False)
+    images = (up.squeeze(1) * (255.0 / 16.0)).round().clamp(0, 255).to(torch.uint8)
+    labels = torch.from_numpy(digits.target.astype(np.int64))
+    return images, labels
+
+
+# --------------------------------------------------------------------------------------------
+# CIFAR (python pickles)
+# --------------------------------------------------------------------------------------------
+
+
+def _read_members(source: Path, members: Sequence[str]) -> dict[str, bytes]:
+    """Read the files called ``members`` (base names) from a tar archive or a directory."""
+    wanted = set(members)
+    found: dict[str, bytes] = {}
+    if source.is_dir():
+        for name in members:
+            hits = [p for p in (source / name, *source.glob(f"*/{name}")) if p.is_file()]
+            if hits:
+                found[name] = hits[0].read_bytes()
+    else:
+        with tarfile.open(source) as tf:
+            for member in tf:
+                base = member.name.rsplit("/", 1)[-1]
+                if member.isfile() and base in wanted and base not in found:
+                    fh = tf.extractfile(member)
+                    assert fh is not None
+                    found[base] = fh.read()
+    missing = [n for n in members if n not in found]
+    if missing:
+        raise FileNotFoundError(f"{source} lacks {missing}")
+    return found
+
+
+def _unpickle(data: bytes) -> dict[str, object]:
+    obj = pickle.loads(data, encoding="bytes")
+    return {(k.decode() if isinstance(k, bytes) else k): v for k, v in obj.items()}
+
+
+def _cifar_source(root: PathLike | None, dataset: str, archive: str) -> Path:
+    if root is None:
+        return locate_file(dataset, archive)
+    root = Path(root)
+    if root.is_file() or (root / archive).is_file():
+        return root if root.is_file() else root / archive
+    return root  # an extracted directory (the batches directly or one level below)
+
+
+@functools.lru_cache(maxsize=8)
+def _cifar_cached(source_key: tuple[str, int, int], members: tuple[str, ...], label_key: str) -> tuple[torch.Tensor, torch.Tensor]:
+    raw = _read_members(Path(source_key[0]), members)
+    images, labels = [], []
+    for name in members:
+        batch = _unpickle(raw[name])
+        data = np.asarray(batch["data"], dtype=np.uint8)
+        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+            raise ValueError(f"{name}: expected data of shape (N, 3072), got {data.shape}")
+        batch_labels = np.asarray(batch[label_key], dtype=np.int64)
+        if batch_labels.shape != (data.shape[0],):
+            raise ValueError(f"{name}: {batch_labels.shape} labels for {data.shape[0]} images")
+        images.append(data.reshape(-1, 3, 32, 32))
+        labels.append(batch_labels)
+    return torch.from_numpy(np.concatenate(images)), torch.from_numpy(np.concatenate(labels))
+
+
+def _source_key(source: Path) -> tuple[str, int, int]:
+    if source.is_dir():
+        return str(source.resolve()), 0, source.stat().st_mtime_ns
+    return _stat_key(source)
+
+
+def load_cifar10(split: Split, root: PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """CIFAR-10 ``split``: uint8 images ``(N, 3, 32, 32)`` and int64 labels (50,000 / 10,000).
+
+    Reads the python pickles straight from the verified ``cifar-10-python.tar.gz``; ``root`` may
+    instead be that archive, a directory holding it, or the extracted ``cifar-10-batches-py``.
+    """
+    _check_split(split, ("train", "test"))
+    members = tuple(f"data_batch_{i}" for i in range(1, 6)) if split == "train" else ("test_batch",)
+    source = _cifar_source(root, "cifar10", "cifar-10-python.tar.gz")
+    return _cifar_cached(_source_key(source), members, "labels")
+
+
+def load_cifar100(split: Split, coarse: bool = False, root: PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """CIFAR-100 ``split``: uint8 ``(N, 3, 32, 32)``; fine labels (0-99) or, with ``coarse``, the 20 superclasses."""
+    _check_split(split, ("train", "test"))
+    source = _cifar_source(root, "cifar100", "cifar-100-python.tar.gz")
+    return _cifar_cached(_source_key(source), (split,), "coarse_labels" if coarse else "fine_labels")
+
+
+# --------------------------------------------------------------------------------------------
+# SVHN (.mat)
+# --------------------------------------------------------------------------------------------
+
+SvhnSplit = Literal["train", "test", "extra", "train_and_extra"]
+
+
+@functools.lru_cache(maxsize=4)
+def _svhn_cached(key: tuple[str, int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    from scipy.io import loadmat
+
+    mat = loadmat(key[0], variable_names=["X", "y"])
+    x, y = mat["X"], mat["y"]
+    if x.ndim != 4 or x.shape[:3] != (32, 32, 3):
+        raise ValueError(f"{key[0]}: expected X of shape (32, 32, 3, N), got {x.shape}")
+    labels = np.asarray(y, dtype=np.int64).reshape(-1)
+    if labels.shape[0] != x.shape[3]:
+        raise ValueError(f"{key[0]}: {labels.shape[0]} labels for {x.shape[3]} images")
+    labels[labels == 10] = 0  # SVHN stores digit 0 as label 10
+    images = np.ascontiguousarray(np.transpose(x, (3, 2, 0, 1)), dtype=np.uint8)  # (N, 3, 32, 32)
+    return torch.from_numpy(images), torch.from_numpy(labels)
+
+
+def load_svhn(split: SvhnSplit, root: PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """SVHN cropped digits: uint8 ``(N, 3, 32, 32)`` and int64 labels 0-9 (label 10 becomes 0).
+
+    ``split`` is ``train`` (73,257), ``test`` (26,032), ``extra`` (531,131) or
+    ``train_and_extra`` (604,388, hendrycks2019's training set). Only the needed ``.mat`` files
+    must be present.
+    """
+    _check_split(split, ("train", "test", "extra", "train_and_extra"))
+    parts = ("train", "extra") if split == "train_and_extra" else (split,)
+    keys = []
+    for part in parts:
+        filename = f"{part}_32x32.mat"
+        path = locate_file("svhn", filename) if root is None else _find_in_root(root, filename)
+        keys.append(_stat_key(path))
+    if len(keys) == 1:
+        return _svhn_cached(keys[0])
+    return _svhn_concat_cached(tuple(keys))
+
+
+@functools.lru_cache(maxsize=1)  # train+extra is ~1.9 GB: keep one concatenation at most
+def _svhn_concat_cached(keys: tuple[tuple[str, int, int], ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    parts = [_svhn_cached(k) for k in keys]
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+
+# --------------------------------------------------------------------------------------------
+# Image folders (Textures, Places365, LSUN, Icons-50, ...)
+# --------------------------------------------------------------------------------------------
+
+
+def _image_files(root: Path) -> list[tuple[str, int]]:
+    from torchvision.datasets import ImageFolder
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    if not root.is_dir():
+        raise FileNotFoundError(f"image folder {root} does not exist")
+    flat = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS)
+    if flat:
+        return [(str(p), 0) for p in flat]
+    return list(ImageFolder(str(root)).samples)  # class sub-folders, searched recursively
+
+
+@functools.lru_cache(maxsize=16)
+def _image_folder_cached(root: str, size: int, limit: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+    from torchvision import transforms
+    from torchvision.datasets.folder import default_loader
+
+    samples = _image_files(Path(root))
+    if not samples:
+        raise FileNotFoundError(f"no images in {root}")
+    if limit is not None and limit < len(samples):
+        pick = np.sort(np.random.default_rng(seed).choice(len(samples), size=limit, replace=False))
+        samples = [samples[i] for i in pick]
+    transform = transforms.Compose([transforms.Resize(size), transforms.CenterCrop(size), transforms.PILToTensor()])
+    images = torch.empty((len(samples), 3, size, size), dtype=torch.uint8)
+    for i, (path, _) in enumerate(samples):
+        images[i] = transform(default_loader(path))  # default_loader converts to RGB
+    labels = torch.tensor([label for _, label in samples], dtype=torch.int64)
+    root_path = Path(root)
+    classes = tuple(sorted({Path(p).relative_to(root_path).parts[0] for p, _ in samples
+                            if len(Path(p).relative_to(root_path).parts) > 1}))
+    return images, labels, classes
+
+
+def load_labelled_image_folder(root: PathLike, size: int = 32, *, limit: int | None = None,
+                               seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+    """Decode every image under ``root`` to uint8 ``(N, 3, size, size)`` with labels and class names.
+
+    Layout: either image files directly in ``root`` (one class, label 0, no class names) or one
+    sub-folder per class (torchvision ``ImageFolder``; labels index the sorted class names).
+    Each image is converted to RGB, then ``Resize(size)`` (shorter side) + ``CenterCrop(size)``.
+    ``limit`` keeps a random subset of that many images (fixed by ``seed``, kept in file order).
+    """
+    return _image_folder_cached(str(Path(root).resolve()), int(size), limit, int(seed))
+
+
+def load_image_folder(root: PathLike, size: int = 32, *, limit: int | None = None, seed: int = 0) -> torch.Tensor:
+    """Decode every image under ``root`` to uint8 ``(N, 3, size, size)``; see :func:`load_labelled_image_folder`."""
+    return load_labelled_image_folder(root, size, limit=limit, seed=seed)[0]
+
+
+def _unlabelled(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return images, torch.full((images.shape[0],), -1, dtype=torch.int64)
+
+
+def load_textures(split: str = "all", size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """DTD (Textures): all 5,640 images, uint8 ``(N, 3, size, size)`` and the 47 category labels."""
+    _check_split(split, ("all",))
+    directory = ensure_unpacked("textures", "dtd-r1.0.1.tar.gz")
+    images, labels, _ = load_labelled_image_folder(directory / "dtd" / "images", size)
+    return images, labels
+
+
+def load_lsun(split: str = "test", variant: Literal["crop", "resize"] = "crop", size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """ODIN's LSUN OOD sets (10,000 images each): uint8 ``(N, 3, size, size)``, labels -1."""
+    _check_split(split, ("test",))
+    archive, folder = ("LSUN.tar.gz", "LSUN") if variant == "crop" else ("LSUN_resize.tar.gz", "LSUN_resize")
+    directory = ensure_unpacked("lsun", archive)
+    return _unlabelled(load_image_folder(directory / folder, size))
+
+
+def load_places365(split: Literal["val", "test"] = "test", size: int = 32, *, limit: int | None = None,
+                   seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Places365 small images (``val_256``/``test_256``) as an OOD set: uint8, labels -1.
+
+    ``test`` has 328,500 images; pass ``limit`` to decode a fixed random subset.
+    """
+    _check_split(split, ("val", "test"))
+    directory = ensure_unpacked("places365", f"{split}_256.tar")
+    return _unlabelled(load_image_folder(directory / f"{split}_256", size, limit=limit, seed=seed))
+
+
+# --------------------------------------------------------------------------------------------
+# Registry
+# --------------------------------------------------------------------------------------------
+
+
+def _digits(split: str = "all") -> tuple[torch.Tensor, torch.Tensor]:
+    _check_split(split, ("all",))
+    return load_digits_28()
+
+
+IMAGE_LOADERS: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor]]] = {
+    "fashion_mnist": load_fashion_mnist,
+    "mnist": load_mnist,
+    "digits_28": _digits,
+    "cifar10": load_cifar10,
+    "cifar100": load_cifar100,
+    "svhn": load_svhn,
+    "textures": load_textures,
+    "lsun_crop": functools.partial(load_lsun, variant="crop"),
+    "lsun_resize": functools.partial(load_lsun, variant="resize"),
+    "places365": load_places365,
+}
+"""Name -> loader taking ``split`` (and loader-specific keywords), returning ``(images, labels)``."""
+
+
+def load_images(name: str, split: str, **kwargs: object) -> tuple[torch.Tensor, torch.Tensor]:
+    """``IMAGE_LOADERS[name](split, **kwargs)``, with a clear error for an unknown ``name``."""
+    try:
+        loader = IMAGE_LOADERS[name]
+    except KeyError:
+        raise ValueError(f"unknown image dataset {name!r}; valid names: {', '.join(sorted(IMAGE_LOADERS))}") from None
+    return loader(split, **kwargs)
+
+
+def clear_cache() -> None:
+    """Drop every decoded dataset held in memory."""
+    for fn in (_idx_pair_cached, _cifar_cached, _svhn_cached, _svhn_concat_cached, _image_folder_cached,
+               load_digits_28):
+        fn.cache_clear()
+
+
+__all__ = [
+    "IMAGE_LOADERS",
+    "clear_cache",
+    "load_cifar10",
+    "load_cifar100",
+    "load_digits_28",
+    "load_fashion_mnist",
+    "load_image_folder",
+    "load_images",
+    "load_labelled_image_folder",
+    "load_lsun",
+    "load_mnist",
+    "load_places365",
+    "load_svhn",
+    "load_textures",
+    "read_idx",
+]
