@@ -65,10 +65,14 @@ def execute_notebook(source: Path, output: Path, parameters: dict[str, Any], tit
     output.parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(str(source), str(output), parameters=parameters, kernel_name="python3",
                                cwd=str(REPO_ROOT), progress_bar=False, log_output=False)
+    nb = nbformat.read(str(output), as_version=4)
+    for cell in nb.cells:  # the book shows the parameters cell, not papermill's copy of the overrides
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
     if title:
-        nb = nbformat.read(str(output), as_version=4)
         nb.cells.insert(0, nbformat.v4.new_markdown_cell(f"# {title}"))
-        nbformat.write(nb, str(output))
+    nbformat.write(nb, str(output))
 
 
 def execute_book(scale: str = "cpu", force: bool = False, executed_dir: Path = EXECUTED_DIR) -> pd.DataFrame:
@@ -138,6 +142,8 @@ def status_matrix(scale_order: tuple[str, ...] = ("paper", "cpu", "smoke")) -> p
         claims_files = load_all_claims(ResultsStore.for_scale("cpu"), paper)
         for art in list_artefacts(paper):
             nb = notebook_for_artefact(paper, art["id"])
+            if art["kind"] not in ("table", "figure", "unnumbered_table") and nb is None:
+                continue  # numbers quoted in the text or from code logs: shown on the paper page only
             reached = None
             held = checked = 0
             for scale in scale_order:
@@ -151,12 +157,23 @@ def status_matrix(scale_order: tuple[str, ...] = ("paper", "cpu", "smoke")) -> p
                                 held += bool(c["held"])
                     break
             rows.append({
-                "paper": paper, "artefact": art["id"], "kind": art["kind"],
-                "notebook": f"{paper}/{nb.name}" if nb else "",
+                "paper": paper, "artefact": _artefact_title(art), "kind": art["kind"],
+                "page": f"{paper}/{nb.name}" if nb else f"{paper}/index",
                 "scale reached": reached or "not yet reproduced",
                 "claims held": f"{held}/{checked}" if checked else "–",
             })
     return pd.DataFrame(rows)
+
+
+def status_matrix_html(matrix: pd.DataFrame | None = None) -> str:
+    """The status matrix as an HTML table whose page column links to the pages (relative to
+    the front page, which sits beside the paper folders in ``book/executed``)."""
+    import html
+
+    matrix = status_matrix() if matrix is None else matrix
+    shown = matrix[["paper", "artefact", "scale reached", "claims held", "page"]].copy()
+    shown["page"] = [f'<a href="{html.escape(p)}.html">{html.escape(p)}</a>' for p in shown["page"]]
+    return shown.to_html(index=False, escape=False, classes="status-matrix", border=0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
 
     check_scale(args.scale)
     if args.command in ("execute", "build"):
-        execute_book(args.scale, args.force, args.executed_dir)
+        execute_book(args.scale, args.force, args.executed_dir.resolve())
     if args.command in ("build", "html"):
         build_html()
     return 0

@@ -49,15 +49,36 @@ def declared_and_injected(cell_sources: Iterable[str]) -> tuple[list[str], list[
     return declared, injected
 
 
+def _short_error(shell, etype, value, tb, tb_offset=None):  # IPython custom exception handler
+    """Show errors that say what to do (a missing dataset, a bad parameter) without a traceback."""
+    stb = [f"{etype.__name__}: {value}"]
+    shell._showtraceback(etype, value, stb)  # the kernel's hook that records an error output
+    return stb
+
+
+def install_short_errors() -> None:
+    """In an IPython kernel, show :class:`ParameterError` and ``DatasetMissingError`` as one
+    message instead of a traceback (the cell still fails, so papermill stops there)."""
+    from IPython import get_ipython
+
+    from adlib.data.manifests import DatasetMissingError
+
+    shell = get_ipython()
+    if shell is not None:
+        shell.set_custom_exc((ParameterError, DatasetMissingError), _short_error)
+
+
 def check_parameters(namespace: dict[str, Any] | None = None) -> dict[str, Any]:
     """Validate the parameters a notebook ran with; return them as a dict.
 
     Raises :class:`ParameterError` naming the valid parameters when papermill injected a name
-    the parameters cell does not declare, and checks ``scale``, ``seeds`` and ``device``.
+    the parameters cell does not declare, and checks ``scale`` and ``seeds``. In a kernel, it
+    also makes the notebook's own clear errors show without a traceback.
     """
     if namespace is None:
         from IPython import get_ipython
 
+        install_short_errors()
         namespace = get_ipython().user_ns
     history = namespace.get("In", [])
     declared, injected = declared_and_injected(history[1:])

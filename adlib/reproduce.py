@@ -9,6 +9,8 @@ An unknown paper, table, figure or scale is an error that lists the valid ones.
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -80,8 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     for nb in notebooks:
         out = out_dir / nb.paper / f"{nb.name}.ipynb"
         start = time.perf_counter()
+        args_text = " ".join(f"-p {k} {shlex.quote(json.dumps(v))}" for k, v in params.items())
         print(f"[reproduce] {nb.paper} {', '.join(nb.artefacts)}: papermill {nb.path.relative_to(REPO_ROOT)} "
-              f"{out} {' '.join(f'-p {k} {v}' for k, v in params.items())}", flush=True)
+              f"{out} {args_text}", flush=True)
         execute_notebook(nb.path, out, params)
         print(f"[reproduce] done in {time.perf_counter() - start:.0f} s -> {out}", flush=True)
     return 0

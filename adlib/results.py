@@ -41,12 +41,13 @@ def config_hash(config: Mapping[str, Any]) -> str:
 
 
 def git_commit(repo: Path = REPO_ROOT) -> str:
-    """``<sha>`` of HEAD, with ``+dirty`` when tracked files differ; ``unknown`` outside git."""
+    """``<sha>`` of HEAD, with ``+dirty`` when the library (``adlib/``) differs from it or has
+    untracked files; ``unknown`` outside git."""
     try:
         sha = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
                              text=True, check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no",
-                                "--", "adlib"], capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--", "adlib"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
         return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"

@@ -66,19 +66,13 @@ def server(tmp_path):
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    """``(manifest_dir, data_root)`` wired through ADLIB_MANIFESTS / ADLIB_DATA; no proxies."""
-    manifests, data = tmp_path / "manifests", tmp_path / "data"
-    manifests.mkdir()
-    data.mkdir()
-    monkeypatch.setenv(m.ENV_MANIFESTS, str(manifests))
-    monkeypatch.setenv(m.ENV_DATA, str(data))
+def env(data_env, monkeypatch):
+    """``(manifest_dir, data_root)`` (see conftest ``data_env``), with no proxies for 127.0.0.1."""
     for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    m.clear_verification_cache()
-    return manifests, data
+    return data_env
 
 
 def _sha256(data: bytes) -> str:

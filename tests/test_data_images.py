@@ -27,15 +27,6 @@ def _fresh(monkeypatch):
     m.clear_verification_cache()
 
 
-@pytest.fixture
-def fake_env(tmp_path, monkeypatch):
-    """Temporary manifest and data directories (ADLIB_MANIFESTS / ADLIB_DATA)."""
-    manifests, data = tmp_path / "manifests", tmp_path / "data"
-    manifests.mkdir()
-    data.mkdir()
-    monkeypatch.setenv(m.ENV_MANIFESTS, str(manifests))
-    monkeypatch.setenv(m.ENV_DATA, str(data))
-    return manifests, data
 
 
 def _write_manifest(manifest_dir: Path, name: str, files: dict[str, bytes], unpack: str = "none") -> None:
@@ -164,8 +155,8 @@ def _tar_gz(members: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def test_cifar10_from_a_verified_archive(fake_env):
-    manifests, data = fake_env
+def test_cifar10_from_a_verified_archive(data_env):
+    manifests, data = data_env
     members, all_x, all_y = {}, [], []
     for b in range(1, 6):
         x = _cifar_images(4, offset=10 * b)
@@ -220,8 +211,8 @@ def _svhn_mat(path: Path, n: int, labels: list[int], offset: int) -> np.ndarray:
     return nchw
 
 
-def test_svhn_mat_layout_and_label_10(fake_env):
-    manifests, data = fake_env
+def test_svhn_mat_layout_and_label_10(data_env):
+    manifests, data = data_env
     d = data / "svhn"
     d.mkdir()
     train = _svhn_mat(d / "train_32x32.mat", 4, [10, 1, 2, 10], offset=0)
@@ -285,8 +276,8 @@ def test_image_folder_limit_is_a_fixed_random_subset(tmp_path):
         im.load_image_folder(tmp_path / "nowhere")
 
 
-def test_textures_unpacks_the_verified_archive(fake_env):
-    manifests, data = fake_env
+def test_textures_unpacks_the_verified_archive(data_env):
+    manifests, data = data_env
     pngs = {}
     for cls, color in (("banded", (1, 2, 3)), ("zigzagged", (200, 100, 50))):
         buf = io.BytesIO()

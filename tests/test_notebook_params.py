@@ -36,3 +36,38 @@ def test_valid_parameters_pass_and_are_returned():
 def test_bad_values(values, match):
     with pytest.raises(ParameterError, match=match):
         check_parameters(_ns(PARAMS, **values))
+
+
+def _papermill_error(tmp_path, monkeypatch, **params):
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    from adlib.papers.registry import NOTEBOOKS
+
+    monkeypatch.setenv("ADLIB_RESULTS", str(tmp_path / "results"))
+    with pytest.raises(PapermillExecutionError) as err:
+        papermill.execute_notebook(str(NOTEBOOKS[0].path), str(tmp_path / "out.ipynb"), parameters=params,
+                                   kernel_name="python3", progress_bar=False)
+    return str(err.value)
+
+
+def test_papermill_with_an_undeclared_parameter_fails_naming_the_valid_ones(tmp_path, monkeypatch):
+    message = _papermill_error(tmp_path, monkeypatch, scale="smoke", sede=[1])
+    assert "unknown notebook parameter(s) sede" in message
+    assert "takes: scale, seeds, device, force, workers" in message
+    assert "Traceback" not in message
+
+
+def test_a_missing_dataset_names_the_command_that_gets_it(tmp_path, monkeypatch):
+    from adlib.data.manifests import DatasetMissingError, locate
+
+    monkeypatch.setenv("ADLIB_DATA", str(tmp_path / "no-data"))
+    monkeypatch.chdir(tmp_path)
+    try:
+        locate("cifar10")
+        pytest.skip("CIFAR-10 is present on this machine (./data/cifar10)")
+    except DatasetMissingError:
+        pass
+    message = _papermill_error(tmp_path, monkeypatch, scale="paper", device="cpu")
+    assert "DatasetMissingError" in message
+    assert "python -m adlib.data fetch cifar10" in message

@@ -43,5 +43,5 @@ def test_notebooks_have_a_parameters_cell_first_and_check_it(nb):
         assert f"{name} =" in code[0].source
     assert "check_parameters()" in code[1].source
     assert 'scale = "cpu"' in code[0].source  # the default scale is cpu
-    assert any("NBVAL_CHECK_OUTPUT" in c.source for c in code)
+    assert any("nbval-check-output" in c.metadata.get("tags", []) for c in code)
     assert not any(c.get("outputs") for c in code), "commit notebooks without outputs"

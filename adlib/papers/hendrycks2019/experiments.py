@@ -157,6 +157,25 @@ def _subset(x: torch.Tensor, y: torch.Tensor | None, n: int | None, seed: int = 
     return x[idx], (None if y is None else y[idx])
 
 
+SYNTHETIC_SETS = ("gaussian", "bernoulli", "rademacher", "blobs")
+GENERATED_OR_BUNDLED = ("fmnist_footwear", "sklearn_digits", "fmnist_classes")
+
+
+def required_datasets(data: dict[str, Any]) -> list[str]:
+    """Manifest names of the datasets a data config reads (generated and bundled sets excluded)."""
+    names = [data["in_dataset"], data["oe_source"], *data["test_ood"]]
+    return list(dict.fromkeys(n for n in names if n not in SYNTHETIC_SETS + GENERATED_OR_BUNDLED))
+
+
+def check_data_present(data: dict[str, Any]) -> None:
+    """Raise :class:`~adlib.data.manifests.DatasetMissingError` (which names the one command that
+    gets the data) for the first dataset of ``data`` that is not on this machine."""
+    from adlib.data.manifests import locate
+
+    for name in required_datasets(data):
+        locate(name)
+
+
 def build_data(data: dict[str, Any]) -> VisionData:
     """Load and split the data a config asks for (deterministic: subsets use a fixed seed)."""
     from adlib.data.images import load_digits_28, load_fashion_mnist, load_images
@@ -196,7 +215,7 @@ def build_data(data: dict[str, Any]) -> VisionData:
             ood[ood_name] = real_ood[ood_name]
         elif ood_name == "sklearn_digits":
             ood[ood_name] = load_digits_28()[0]
-        elif ood_name in ("gaussian", "bernoulli", "rademacher", "blobs"):
+        elif ood_name in SYNTHETIC_SETS:
             ood[ood_name] = make_synthetic(ood_name, pool, shape, seed=1000 + i, space=data["input_space"])
         else:
             ood[ood_name] = load_images(ood_name, "test")[0]
