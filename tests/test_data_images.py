@@ -291,3 +291,30 @@ def test_textures_unpacks_the_verified_archive(data_env):
     assert x.shape == (2, 3, 32, 32) and y.tolist() == [0, 1]
     assert x[1, :, 16, 16].tolist() == [200, 100, 50]
     assert (data / "textures" / "dtd" / "images" / "banded" / "banded_0001.png").is_file()
+
+
+def test_random_300k_npy_becomes_channels_first(data_env):
+    manifests, data = data_env
+    array = np.random.default_rng(0).integers(0, 256, size=(5, 32, 32, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.save(buf, array)
+    _write_manifest(manifests, "random_300k", {"300K_random_images.npy": buf.getvalue()})
+    (data / "random_300k").mkdir()
+    (data / "random_300k" / "300K_random_images.npy").write_bytes(buf.getvalue())
+    x, y = im.load_images("random_300k", "train")
+    assert x.dtype == torch.uint8 and x.shape == (5, 3, 32, 32)
+    assert torch.equal(x[2, :, 7, 9], torch.from_numpy(array[2, 7, 9]))
+    assert (y == -1).all()
+    with pytest.raises(ValueError, match="split"):
+        im.load_images("random_300k", "test")
+
+
+def test_random_300k_rejects_a_wrong_shape(data_env):
+    manifests, data = data_env
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((2, 3, 32, 32), dtype=np.uint8))
+    _write_manifest(manifests, "random_300k", {"300K_random_images.npy": buf.getvalue()})
+    (data / "random_300k").mkdir()
+    (data / "random_300k" / "300K_random_images.npy").write_bytes(buf.getvalue())
+    with pytest.raises(ValueError, match=r"\(N, 32, 32, 3\)"):
+        im.load_images("random_300k", "train")

@@ -360,6 +360,23 @@ def load_places365(split: Literal["val", "test"] = "test", size: int = 32, *, li
     return _unlabelled(load_image_folder(directory / f"{split}_256", size, limit=limit, seed=seed))
 
 
+@functools.lru_cache(maxsize=2)
+def _random_300k_cached(key: tuple[str, int, int]) -> torch.Tensor:
+    array = np.load(key[0], mmap_mode="r")
+    if array.ndim != 4 or array.shape[1:] != (32, 32, 3) or array.dtype != np.uint8:
+        raise ValueError(f"{key[0]}: expected a uint8 array of shape (N, 32, 32, 3), "
+                         f"got {array.dtype} {tuple(array.shape)}")
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(0, 3, 1, 2)))
+
+
+def load_random_300k(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
+    """The 300K Random Images OE set (debiased 80 Million Tiny Images subset, hendrycks2019 §4.2):
+    uint8 ``(300000, 3, 32, 32)``, labels -1. ``split`` is ``"train"``: it is only ever D_out^OE."""
+    _check_split(split, ("train",))
+    path = ensure_unpacked("random_300k", "300K_random_images.npy") / "300K_random_images.npy"
+    return _unlabelled(_random_300k_cached(_stat_key(path)))
+
+
 # --------------------------------------------------------------------------------------------
 # Registry
 # --------------------------------------------------------------------------------------------
@@ -381,6 +398,7 @@ IMAGE_LOADERS: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor]]] = {
     "lsun_crop": functools.partial(load_lsun, variant="crop"),
     "lsun_resize": functools.partial(load_lsun, variant="resize"),
     "places365": load_places365,
+    "random_300k": load_random_300k,
 }
 """Name -> loader taking ``split`` (and loader-specific keywords), returning ``(images, labels)``."""
 
@@ -397,7 +415,7 @@ def load_images(name: str, split: str, **kwargs: object) -> tuple[torch.Tensor, 
 def clear_cache() -> None:
     """Drop every decoded dataset held in memory."""
     for fn in (_idx_pair_cached, _cifar_cached, _svhn_cached, _svhn_concat_cached, _image_folder_cached,
-               load_digits_28):
+               _random_300k_cached, load_digits_28):
         fn.cache_clear()
 
 
@@ -412,6 +430,7 @@ __all__ = [
     "load_images",
     "load_labelled_image_folder",
     "load_lsun",
+    "load_random_300k",
     "load_mnist",
     "load_places365",
     "load_svhn",

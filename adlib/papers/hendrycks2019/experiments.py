@@ -49,7 +49,7 @@ OOD_SET_LABELS = {
     "fmnist_footwear": "FMNIST footwear (Sneaker, Ankle boot)",
     "sklearn_digits": "Digits (sklearn, 8×8 → 28×28)",
     "gaussian": "Gaussian", "bernoulli": "Bernoulli", "rademacher": "Rademacher", "blobs": "Blobs",
-    "textures": "Textures", "svhn": "SVHN", "places365": "Places365", "lsun": "LSUN",
+    "textures": "Textures", "svhn": "SVHN", "places365": "Places365", "lsun_resize": "LSUN",
     "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
 }
 
@@ -108,10 +108,10 @@ def _paper_scale(in_dataset: str):
     if in_dataset not in PAPER_DATASETS:
         raise ValueError(f"paper-scale in-distribution dataset {in_dataset!r} is not configured; "
                          f"valid: {', '.join(PAPER_DATASETS)}")
-    ood = ["gaussian", "rademacher", "blobs", "textures", "svhn", "places365", "lsun",
+    ood = ["gaussian", "rademacher", "blobs", "textures", "svhn", "places365", "lsun_resize",
            "cifar100" if in_dataset == "cifar10" else "cifar10"]
     if in_dataset == "svhn":
-        ood = ["gaussian", "bernoulli", "blobs", "textures", "places365", "lsun", "cifar10"]
+        ood = ["gaussian", "bernoulli", "blobs", "textures", "places365", "lsun_resize", "cifar10"]
     data = {"in_dataset": in_dataset, "oe_source": "random_300k", "test_ood": ood,
             "input_space": "unit" if in_dataset == "svhn" else "normalized",
             "train_subset": None, "oe_subset": None, "test_subset": None, "ood_ratio": 5, "n_draws": 10}
@@ -161,10 +161,15 @@ SYNTHETIC_SETS = ("gaussian", "bernoulli", "rademacher", "blobs")
 GENERATED_OR_BUNDLED = ("fmnist_footwear", "sklearn_digits", "fmnist_classes")
 
 
+# loader name (adlib.data.images.IMAGE_LOADERS) -> manifest name, where the two differ
+LOADER_MANIFEST = {"lsun_crop": "lsun", "lsun_resize": "lsun"}
+
+
 def required_datasets(data: dict[str, Any]) -> list[str]:
     """Manifest names of the datasets a data config reads (generated and bundled sets excluded)."""
     names = [data["in_dataset"], data["oe_source"], *data["test_ood"]]
-    return list(dict.fromkeys(n for n in names if n not in SYNTHETIC_SETS + GENERATED_OR_BUNDLED))
+    return list(dict.fromkeys(LOADER_MANIFEST.get(n, n) for n in names
+                              if n not in SYNTHETIC_SETS + GENERATED_OR_BUNDLED))
 
 
 def check_data_present(data: dict[str, Any]) -> None:
@@ -217,6 +222,8 @@ def build_data(data: dict[str, Any]) -> VisionData:
             ood[ood_name] = load_digits_28()[0]
         elif ood_name in SYNTHETIC_SETS:
             ood[ood_name] = make_synthetic(ood_name, pool, shape, seed=1000 + i, space=data["input_space"])
+        elif ood_name == "places365":  # 328,500 test images: decode a fixed random pool only
+            ood[ood_name] = load_images(ood_name, "test", limit=pool, seed=0)[0]
         else:
             ood[ood_name] = load_images(ood_name, "test")[0]
     return VisionData(train_x, train_y, oe_x, test_x, test_y, ood, pipeline)
