@@ -64,7 +64,8 @@ test-book: venv data
 reproduce: venv
 	$(PY) -m adlib.reproduce --scale $(SCALE) \
 	  $(if $(PAPER),--paper $(PAPER)) $(if $(TABLE),--table $(TABLE)) $(if $(FIGURE),--figure $(FIGURE)) \
-	  $(if $(ARTEFACT),--artefact $(ARTEFACT)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(DEVICE),--device $(DEVICE))
+	  $(if $(ARTEFACT),--artefact $(ARTEFACT)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(DEVICE),--device $(DEVICE)) \
+	  $(if $(WORKERS),--workers $(WORKERS))
 
 benchmark: venv
 	$(PY) benchmarks/train_throughput.py

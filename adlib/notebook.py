@@ -9,7 +9,8 @@ not in the parameters cell is a typo or a parameter this notebook does not take.
 from __future__ import annotations
 
 import ast
-from typing import Any, Iterable
+import inspect
+from typing import Any, Callable, Iterable
 
 from adlib.scales import check_scale
 
@@ -68,12 +69,15 @@ def install_short_errors() -> None:
         shell.set_custom_exc((ParameterError, DatasetMissingError), _short_error)
 
 
-def check_parameters(namespace: dict[str, Any] | None = None) -> dict[str, Any]:
+def check_parameters(namespace: dict[str, Any] | None = None,
+                     validate: Callable[..., object] | None = None) -> dict[str, Any]:
     """Validate the parameters a notebook ran with; return them as a dict.
 
     Raises :class:`ParameterError` naming the valid parameters when papermill injected a name
-    the parameters cell does not declare, and checks ``scale`` and ``seeds``. In a kernel, it
-    also makes the notebook's own clear errors show without a traceback.
+    the parameters cell does not declare, and checks ``scale`` and ``seeds``; ``validate`` (called
+    with the parameters its signature names) adds the notebook's own checks, its ValueError
+    becoming a ParameterError. In a kernel, it also makes the notebook's own clear errors show
+    without a traceback.
     """
     if namespace is None:
         from IPython import get_ipython
@@ -96,4 +100,10 @@ def check_parameters(namespace: dict[str, Any] | None = None) -> dict[str, Any]:
         seeds = params["seeds"]
         if not isinstance(seeds, (list, tuple)) or not seeds or not all(isinstance(s, int) for s in seeds):
             raise ParameterError(f"seeds must be a non-empty list of integers, e.g. [0, 1, 2]; got {seeds!r}")
+    if validate is not None:  # the notebook's own checks (a data split, a dataset name, ...)
+        wanted = inspect.signature(validate).parameters
+        try:
+            validate(**{k: namespace[k] for k in wanted if k in namespace})
+        except (ValueError, TypeError) as err:
+            raise ParameterError(str(err)) from None
     return params

@@ -15,7 +15,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from adlib.results import ResultsStore, _atomic_write_bytes
+from adlib.atomic import atomic_write_bytes
+from adlib.results import ResultsStore
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def save_claims(store: ResultsStore, paper: str, notebook: str, scale: str, seed
     path = claims_path(store, paper, notebook, scale)
     payload = {"paper": paper, "notebook": notebook, "scale": scale, "seeds": list(seeds),
                "artefacts": list(artefacts), "claims": [asdict(c) for c in claims]}
-    _atomic_write_bytes(path, (json.dumps(payload, indent=1, sort_keys=True) + "\n").encode())
+    atomic_write_bytes(path, (json.dumps(payload, indent=1, sort_keys=True) + "\n").encode())
     return path
 
 

@@ -2,6 +2,7 @@
 
     python -m adlib.reproduce --table 1                      # Table 1 of every paper that has one
     python -m adlib.reproduce --paper hendrycks2019 --figure 4 --scale smoke --seeds 0,1 --device cpu
+    python -m adlib.reproduce --table 1 --workers 4          # the sweep on a 4-worker Dask LocalCluster
 
 An unknown paper, table, figure or scale is an error that lists the valid ones.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import time
@@ -30,6 +32,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--scale", default="cpu", help=f"one of {', '.join(SCALES)} (default cpu)")
     p.add_argument("--seeds", default=None, help="comma-separated seeds, e.g. 0,1,2 (default: the notebook's)")
     p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:1, mps (default: the notebook's)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="run the sweep on a Dask LocalCluster of this many worker processes "
+                        "(sets ADLIB_SCHEDULER=local:N; default: local processes, one per core)")
     p.add_argument("--no-force", action="store_true", help="reuse stored results instead of re-running")
     p.add_argument("--output-dir", type=Path, default=None,
                    help="where executed notebooks go (default: book/executed for cpu, build/reproduce otherwise)")
@@ -76,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     if args.device:
         params["device"] = args.device
+    if args.workers is not None:
+        if args.workers < 1:
+            print(f"error: WORKERS must be a positive integer, got {args.workers}", file=sys.stderr)
+            return 2
+        os.environ["ADLIB_SCHEDULER"] = f"local:{args.workers}"  # inherited by the notebook kernels
     from adlib.book import execute_notebook
 
     out_dir = args.output_dir or (REPO_ROOT / ("book/executed" if args.scale == "cpu" else f"build/reproduce/{args.scale}"))

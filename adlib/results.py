@@ -1,9 +1,11 @@
 """The results store: one JSON file per run, keyed by a hash of the run's full configuration.
 
 Layout: ``<root>/<paper>/<experiment>/<hash>.json`` (metrics, config, provenance) and, when
-the run stored score arrays, ``<hash>.npz`` beside it. Writes are atomic (temporary file,
-then ``os.replace``), so an interrupted run never leaves a half-written result that a later
-run would trust. A stored result is reused unless the caller forces a re-run.
+the run stored score arrays, ``<hash>.npz`` beside it. Writes are atomic (:mod:`adlib.atomic`),
+so an interrupted run, two sweeps writing the same store, or a full disk never leave a
+half-written result that a later run would trust; a file that is unreadable or holds another
+config is detected on reading (:class:`CorruptResultError`), never used. A stored result is
+reused unless the caller forces a re-run.
 
 Stored ``cpu``-scale results are committed to git; ``smoke``-scale results go to
 ``build/smoke-results`` (ignored) so tests never touch the committed ones.
@@ -19,12 +21,15 @@ import platform
 import subprocess
 import sys
 import time
+import zipfile
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+
+from adlib.atomic import atomic_write_bytes, quarantine
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_VERSION = 1
@@ -64,15 +69,28 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+def _dask_worker_name() -> str | None:
+    """The name of the Dask worker running this code, or None outside a Dask worker."""
+    if "distributed" not in sys.modules:
+        return None
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().name)
+    except ValueError:
+        return None
+
+
 def provenance(*, device: str, wall_time_s: float, threads: int | None = None) -> dict[str, Any]:
-    """What produced a result: git commit, library versions, machine, device, wall time."""
+    """What produced a result: git commit, library versions, machine (and Dask worker), device, wall time."""
     import torch
 
     return {
         "git_commit": git_commit(),
         "versions": library_versions(),
         "machine": {"platform": platform.platform(), "processor": platform.machine(),
-                    "cpu_count": os.cpu_count()},
+                    "cpu_count": os.cpu_count(), "hostname": platform.node()},
+        "dask_worker": _dask_worker_name(),
         "device": device,
         "cuda_device": torch.cuda.get_device_name(0) if device.startswith("cuda") else None,
         "torch_threads": threads if threads is not None else torch.get_num_threads(),
@@ -96,18 +114,13 @@ class RunRecord:
         return config_hash(self.config)
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+class CorruptResultError(ValueError):
+    """A stored result file that cannot be trusted: unreadable, truncated, or holding another config."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"{path}: {problem}; it will not be used. Re-run the sweep to replace it "
+                         "(the sweep runner moves the file aside and re-runs the config).")
+        self.path = path
 
 
 class ResultsStore:
@@ -134,32 +147,68 @@ class ResultsStore:
         return self.root / str(config["paper"]) / str(config["experiment"]) / f"{config_hash(config)}.json"
 
     def get(self, config: Mapping[str, Any]) -> RunRecord | None:
-        """The stored record for exactly this config, or None."""
+        """The stored record for exactly this config, or None if there is none.
+
+        Raises :class:`CorruptResultError` for a file that does not parse, lacks a field, holds a
+        different config than its name says, or whose score arrays are unreadable or fail their
+        checksum (zip CRC): such a file is never returned.
+        """
         path = self.path_for(config)
         if not path.exists():
             return None
-        payload = json.loads(path.read_text())
-        if payload.get("config") != json.loads(canonical_json(config)):
-            raise ValueError(f"{path} holds a different config than its name says (hash collision "
-                             f"or a hand-edited file); delete it to re-run")
+        try:
+            payload = json.loads(path.read_text())
+            stored = {k: payload[k] for k in ("config", "metrics", "provenance")}
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+            raise CorruptResultError(path, f"not a readable result file ({type(err).__name__}: {err})") from None
+        if stored["config"] != json.loads(canonical_json(config)):
+            raise CorruptResultError(path, "holds a different config than its name says (a foreign or "
+                                           "hand-edited file)")
         arrays: dict[str, np.ndarray] = {}
         npz = path.with_suffix(".npz")
         if npz.exists():
-            with np.load(npz, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-        return RunRecord(config=payload["config"], metrics=payload["metrics"],
-                         provenance=payload["provenance"], arrays=arrays)
+            try:
+                with np.load(npz, allow_pickle=False) as data:
+                    arrays = {k: data[k] for k in data.files}
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+                raise CorruptResultError(npz, f"unreadable score arrays ({type(err).__name__}: {err})") from None
+        expected = payload.get("arrays")
+        if expected is not None and sorted(expected) != sorted(arrays):
+            raise CorruptResultError(path, f"lists arrays {sorted(expected)} but {npz.name} holds {sorted(arrays)}")
+        return RunRecord(config=stored["config"], metrics=stored["metrics"],
+                         provenance=stored["provenance"], arrays=arrays)
+
+    def is_stored(self, config: Mapping[str, Any]) -> bool:
+        """Whether a usable record of ``config`` is stored (a corrupt one does not count)."""
+        try:
+            return self.get(config) is not None
+        except CorruptResultError:
+            return False
+
+    def quarantine(self, config: Mapping[str, Any]) -> list[Path]:
+        """Move the stored files of ``config`` aside (``*.corrupt-<time>``); return their new paths."""
+        path = self.path_for(config)
+        return [quarantine(p) for p in (path, path.with_suffix(".npz")) if p.exists()]
 
     def put(self, record: RunRecord) -> Path:
-        """Store ``record`` atomically (arrays first, so a JSON never points to missing arrays)."""
+        """Store ``record`` atomically: arrays first, so a JSON never points to missing arrays; if
+        the JSON cannot be written (a full disk) the arrays just written are removed again."""
         path = self.path_for(record.config)
+        npz = path.with_suffix(".npz")
         if record.arrays:
             buf = io.BytesIO()
             np.savez_compressed(buf, **record.arrays)
-            _atomic_write_bytes(path.with_suffix(".npz"), buf.getvalue())
+            atomic_write_bytes(npz, buf.getvalue())
         payload = {"schema": SCHEMA_VERSION, "key": record.key, "config": record.config,
                    "metrics": record.metrics, "provenance": record.provenance}
-        _atomic_write_bytes(path, (json.dumps(payload, indent=1, sort_keys=True, allow_nan=False) + "\n").encode())
+        if record.arrays:
+            payload["arrays"] = sorted(record.arrays)
+        try:
+            atomic_write_bytes(path, (json.dumps(payload, indent=1, sort_keys=True, allow_nan=False) + "\n").encode())
+        except BaseException:
+            if record.arrays and not path.exists():
+                npz.unlink(missing_ok=True)
+            raise
         return path
 
     def records(self, paper: str, experiment: str | None = None) -> list[RunRecord]:
@@ -168,6 +217,9 @@ class ResultsStore:
         pattern = f"{experiment}/*.json" if experiment else "*/*.json"
         out = []
         for path in sorted(base.glob(pattern)):
-            payload = json.loads(path.read_text())
-            out.append(RunRecord(payload["config"], payload["metrics"], payload["provenance"]))
+            try:
+                payload = json.loads(path.read_text())
+                out.append(RunRecord(payload["config"], payload["metrics"], payload["provenance"]))
+            except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+                raise CorruptResultError(path, f"not a readable result file ({type(err).__name__}: {err})") from None
         return out

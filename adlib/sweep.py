@@ -2,11 +2,23 @@
 
 A run is a JSON-able config dict (with ``paper``, ``experiment``, ``seed`` and ``threads``)
 and a *runner*: an importable function ``"package.module:function"`` mapping the config to
-``(metrics, arrays)``. Runs already in the store are reused unless ``force=True``. Runs that
-are missing execute locally, in up to ``workers`` separate processes with ``threads`` torch
-threads each (on a 2-core machine: two processes, one thread each, rather than one process
-with two spinning threads). Each finished run is stored at once, so an interrupted sweep
-loses at most the runs in flight; re-running it completes only what is missing.
+``(metrics, arrays)``. Runs already in the store are reused unless ``force=True``; a stored
+file that is corrupt or holds another config is moved aside and its run re-done.
+
+Where the missing runs execute (the *backend*; notebooks never change, the environment does):
+
+* default: this machine, in up to ``workers`` separate processes with ``threads`` torch threads
+  each (on a 2-core machine two processes with one thread each, not one process whose two
+  threads spin);
+* ``ADLIB_SCHEDULER=local:N`` (or ``local``, one worker per core or per GPU): a Dask
+  ``LocalCluster`` of N single-threaded worker processes on 127.0.0.1;
+* ``ADLIB_SCHEDULER=tcp://host:8786`` or ``ADLIB_SCHEDULER=/path/scheduler.json``: an existing
+  Dask cluster (e.g. SLURM jobs started with ``python -m adlib.cluster slurm``), one GPU per worker.
+
+Whatever the backend, this process is the only writer of the results store, and it stores each
+run the moment it finishes: a sweep killed at any point loses only the runs in flight, and
+re-running it does only what is missing. A run whose Dask worker dies is re-scheduled on another
+worker by the scheduler (up to ``distributed.scheduler.allowed-failures`` times).
 
 ``ADLIB_STORED_ONLY=1`` turns a missing run into an error instead of a training run.
 """
@@ -15,17 +27,19 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from adlib.results import ResultsStore, RunRecord, canonical_json, config_hash, provenance
+from adlib.results import CorruptResultError, ResultsStore, RunRecord, canonical_json, config_hash, provenance
 
 RunOutput = tuple[dict[str, Any], dict[str, np.ndarray]]
+ENV_SCHEDULER = "ADLIB_SCHEDULER"
 
 
 def resolve_runner(runner: str) -> Callable[[dict[str, Any]], RunOutput]:
@@ -36,12 +50,33 @@ def resolve_runner(runner: str) -> Callable[[dict[str, Any]], RunOutput]:
     return getattr(importlib.import_module(module_name), attr)
 
 
+def _bind_worker_gpu(config: Mapping[str, Any]) -> None:
+    """On a Dask worker of a multi-GPU machine, give each worker its own GPU (worker name mod
+    device count) when the config asks for plain ``cuda``/``auto``; a no-op anywhere else."""
+    if str(config.get("device", "cpu")) not in ("cuda", "auto"):
+        return
+    import torch
+
+    if not torch.cuda.is_available() or torch.cuda.device_count() < 2:
+        return
+    try:
+        from distributed import get_worker
+
+        name = get_worker().name
+    except (ImportError, ValueError):
+        return
+    if isinstance(name, int) or str(name).isdigit():
+        torch.cuda.set_device(int(name) % torch.cuda.device_count())
+
+
 def execute_run(runner: str, config: Mapping[str, Any], store_root: str | None = None) -> RunRecord:
-    """Run one config in this process (thread count from ``config['threads']``), store it, return it."""
+    """Run one config in this process (thread count from ``config['threads']``) and return its
+    record; store it too when ``store_root`` is given."""
     import torch
 
     threads = int(config.get("threads", 1))
     torch.set_num_threads(threads)
+    _bind_worker_gpu(config)
     config = dict(config)
     start = time.perf_counter()
     metrics, arrays = resolve_runner(runner)(config)
@@ -69,6 +104,80 @@ def default_workers(n_runs: int, device: str = "cpu") -> int:
     return max(1, min(n_runs, os.cpu_count() or 1))
 
 
+def _local_cluster_size(spec: str, device: str) -> int:
+    _, _, n = spec.partition(":")
+    if n:
+        if not n.isdigit() or int(n) < 1:
+            raise ValueError(f"{ENV_SCHEDULER}={spec!r}: expected local:N with N a positive integer")
+        return int(n)
+    if device != "cpu":
+        import torch
+
+        return max(1, torch.cuda.device_count())
+    return os.cpu_count() or 1
+
+
+def connect(scheduler: str, *, device: str = "cpu", threads: int = 1):
+    """``(client, cluster)`` for a scheduler spec: ``local[:N]`` starts a ``LocalCluster`` of N
+    worker processes with one thread each (``cluster`` is returned so the caller can close it);
+    a ``tcp://`` address or a scheduler JSON file connects to a running cluster (``cluster`` None)."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as err:  # pragma: no cover - distributed is a dependency
+        raise ImportError(f"{ENV_SCHEDULER}={scheduler!r} needs dask.distributed: pip install 'dask[distributed]'") from err
+    if scheduler == "local" or scheduler.startswith("local:"):
+        n = _local_cluster_size(scheduler, device)
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None, env={"OMP_NUM_THREADS": str(threads), "ADLIB_PROGRESS": "0"})
+        return Client(cluster), cluster
+    if scheduler.endswith(".json"):
+        if not os.path.exists(scheduler):
+            raise FileNotFoundError(f"{ENV_SCHEDULER}={scheduler!r}: no such scheduler file")
+        return Client(scheduler_file=scheduler), None
+    if "://" in scheduler:
+        return Client(scheduler), None
+    raise ValueError(f"{ENV_SCHEDULER}={scheduler!r} is not a scheduler: use local, local:N, "
+                     "tcp://host:port or a scheduler .json file")
+
+
+def _run_local(todo: Sequence[Mapping[str, Any]], runner: str, n_workers: int) -> Iterator[RunRecord]:
+    if n_workers <= 1:
+        for cfg in todo:
+            yield execute_run(runner, cfg)
+        return
+    threads = int(todo[0].get("threads", 1))
+    with ProcessPoolExecutor(max_workers=n_workers, mp_context=get_context("spawn"),
+                             initializer=_worker_init, initargs=(threads,)) as pool:
+        futures = [pool.submit(execute_run, runner, dict(cfg)) for cfg in todo]
+        try:
+            for fut in as_completed(futures):
+                yield fut.result()
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+
+
+def _run_dask(todo: Sequence[Mapping[str, Any]], runner: str, scheduler: str) -> Iterator[RunRecord]:
+    from distributed import as_completed as dask_completed
+
+    device = str(todo[0].get("device", "cpu"))
+    client, cluster = connect(scheduler, device=device, threads=int(todo[0].get("threads", 1)))
+    try:
+        futures = [client.submit(execute_run, runner, dict(cfg), key=f"adlib-run-{config_hash(cfg)}", pure=False)
+                   for cfg in todo]
+        try:
+            for fut in dask_completed(futures):
+                yield fut.result()
+        except BaseException:
+            client.cancel(futures)
+            raise
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
 def run_sweep(
     configs: Sequence[Mapping[str, Any]],
     runner: str,
@@ -78,42 +187,50 @@ def run_sweep(
     workers: int | None = None,
     progress: bool = True,
     desc: str = "runs",
+    scheduler: str | None = None,
 ) -> list[RunRecord]:
-    """Return one record per config (in order), running only those not yet stored (or all if ``force``)."""
+    """Return one record per config (in order), running only those not yet stored (or all if ``force``).
+
+    ``scheduler`` (default ``$ADLIB_SCHEDULER``) picks a Dask backend (see the module docstring);
+    without one, ``workers`` local processes run the missing configs.
+    """
     for cfg in configs:
         canonical_json(cfg)  # fails early on anything that is not plain JSON
     unique: dict[str, Mapping[str, Any]] = {}
     for cfg in configs:
         unique.setdefault(config_hash(cfg), cfg)
+    stored_only = os.environ.get("ADLIB_STORED_ONLY") == "1"
     done: dict[str, RunRecord] = {}
     todo: list[Mapping[str, Any]] = []
     for key, cfg in unique.items():
-        record = None if force else store.get(cfg)
+        record = None
+        if not force:
+            try:
+                record = store.get(cfg)
+            except CorruptResultError as err:
+                if stored_only:
+                    raise
+                moved = store.quarantine(cfg)
+                print(f"warning: {err} Moved to {', '.join(p.name for p in moved)}; re-running.", file=sys.stderr)
         if record is None:
             todo.append(cfg)
         else:
             done[key] = record
-    if todo and os.environ.get("ADLIB_STORED_ONLY") == "1":
+    if todo and stored_only:
         missing = ", ".join(f"{c.get('experiment')}/{c.get('method', '')} seed {c.get('seed')} ({config_hash(c)})"
                             for c in todo)
         raise LookupError(f"ADLIB_STORED_ONLY=1 but {len(todo)} run(s) are not in {store.root}: {missing}. "
                           "Produce them with `make reproduce ...` (or unset ADLIB_STORED_ONLY to train now).")
     if todo:
-        device = str(todo[0].get("device", "cpu"))
-        n_workers = workers if workers is not None else default_workers(len(todo), device)
-        bar = tqdm(total=len(todo), desc=desc, disable=not progress)
-        if n_workers <= 1:
-            for cfg in todo:
-                done[config_hash(cfg)] = execute_run(runner, cfg, str(store.root))
-                bar.update()
+        scheduler = scheduler if scheduler is not None else os.environ.get(ENV_SCHEDULER, "").strip()
+        if scheduler:
+            finished = _run_dask(todo, runner, scheduler)
         else:
-            threads = int(todo[0].get("threads", 1))
-            with ProcessPoolExecutor(max_workers=n_workers, mp_context=get_context("spawn"),
-                                     initializer=_worker_init, initargs=(threads,)) as pool:
-                futures = {pool.submit(execute_run, runner, dict(cfg), str(store.root)): config_hash(cfg)
-                           for cfg in todo}
-                for fut in as_completed(futures):
-                    done[futures[fut]] = fut.result()
-                    bar.update()
-        bar.close()
+            device = str(todo[0].get("device", "cpu"))
+            finished = _run_local(todo, runner, workers if workers is not None else default_workers(len(todo), device))
+        with tqdm(total=len(todo), desc=desc, disable=not progress) as bar:
+            for record in finished:
+                store.put(record)  # at once: a sweep killed later keeps this run
+                done[record.key] = record
+                bar.update()
     return [done[config_hash(cfg)] for cfg in configs]

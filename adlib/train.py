@@ -9,16 +9,18 @@ resumed from its last epoch checkpoint (the checkpoint carries every RNG state).
 from __future__ import annotations
 
 import math
-import os
 import random
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from adlib.atomic import atomic_write, quarantine
 from adlib.losses import outlier_exposure_loss
 
 
@@ -135,10 +137,39 @@ class TrainHistory:
 
 
 def _atomic_torch_save(obj: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
+
+
+class CheckpointWarning(UserWarning):
+    """A checkpoint was found but not used (unreadable, or another run's)."""
+
+
+def read_checkpoint(path: Path | str, checkpoint_key: str, spec: "TrainSpec",
+                    map_location: torch.device | str = "cpu") -> dict[str, Any] | None:
+    """The checkpoint state at ``path`` if it belongs to this run (same key and spec), else None.
+
+    Loaded with ``weights_only=True``, so a file holding arbitrary pickled objects is refused
+    rather than executed. A file that cannot be read (truncated, corrupt, not a checkpoint) is
+    quarantined (renamed ``*.corrupt-<time>``) with a :class:`CheckpointWarning`; a readable
+    checkpoint of another run (other key or spec) is left in place, not used, and warned about.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+        if not isinstance(state, dict) or not {"key", "spec", "epoch", "model"} <= set(state):
+            raise ValueError("not an adlib training checkpoint")
+    except Exception as err:  # noqa: BLE001 - torch raises many kinds for a bad file
+        moved = quarantine(path)
+        warnings.warn(f"checkpoint {path} is unreadable ({type(err).__name__}: {str(err)[:120]}); "
+                      f"moved to {moved.name}, training from scratch", CheckpointWarning, stacklevel=2)
+        return None
+    if state["key"] != checkpoint_key or state["spec"] != spec.to_dict():
+        warnings.warn(f"checkpoint {path} belongs to another run (key or training spec differ); "
+                      "not used, it will be overwritten", CheckpointWarning, stacklevel=2)
+        return None
+    return state
 
 
 def _epoch_order(n: int, generator: torch.Generator) -> torch.Tensor:
@@ -190,17 +221,16 @@ def train_classifier(
     gen = torch.Generator().manual_seed(seed)
     history = TrainHistory()
     start_epoch = 0
-    if checkpoint_path is not None and Path(checkpoint_path).exists():
-        state = torch.load(checkpoint_path, map_location=device, weights_only=True)
-        if state.get("key") == checkpoint_key and state.get("spec") == spec.to_dict():
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            torch.set_rng_state(state["torch_rng"])
-            gen.set_state(state["generator"])
-            history.losses = list(state["losses"])
-            start_epoch = int(state["epoch"])
-            history.resumed_from_epoch = start_epoch
+    state = None if checkpoint_path is None else read_checkpoint(checkpoint_path, checkpoint_key, spec, device)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+        gen.set_state(state["generator"].cpu())
+        history.losses = list(state["losses"])
+        start_epoch = int(state["epoch"])
+        history.resumed_from_epoch = start_epoch
     use_amp = spec.amp and device.type == "cuda"
     model.train()
     bar = tqdm(range(start_epoch, spec.epochs), desc=desc, disable=not progress, leave=False,
@@ -249,12 +279,10 @@ def train_classifier(
 
 
 def load_weights(model: nn.Module, checkpoint_path: Path, checkpoint_key: str, spec: TrainSpec) -> bool:
-    """Load the weights of a *finished* checkpoint into ``model``; False if absent or stale."""
-    path = Path(checkpoint_path)
-    if not path.exists():
-        return False
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if state.get("key") != checkpoint_key or state.get("spec") != spec.to_dict() or state.get("epoch") != spec.epochs:
+    """Load the weights of this run's *finished* checkpoint into ``model``; False if absent,
+    unfinished, another run's or unreadable (see :func:`read_checkpoint`)."""
+    state = read_checkpoint(checkpoint_path, checkpoint_key, spec)
+    if state is None or state["epoch"] != spec.epochs:
         return False
     model.load_state_dict(state["model"])
     return True

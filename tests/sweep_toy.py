@@ -14,3 +14,40 @@ def run(cfg):
 
 def fail(cfg):
     raise RuntimeError(f"runner failed for seed {cfg['seed']}")
+
+
+def logged(cfg):
+    """``run``, after appending the seed to ``cfg['log']`` and sleeping ``cfg['sleep']`` seconds
+    (a run that starts is logged even if it is killed before it finishes)."""
+    import time
+
+    with open(cfg["log"], "a") as fh:
+        fh.write(f"{cfg['seed']}\n")
+    time.sleep(cfg.get("sleep", 0.0))
+    return run(cfg)
+
+
+def die_once(cfg):
+    """Kill the whole worker process (SIGKILL) the first time a config with ``cfg['marker']``
+    runs; behave like ``run`` afterwards."""
+    import os
+    import signal
+    from pathlib import Path
+
+    marker = Path(cfg["marker"])
+    if not marker.exists():
+        marker.write_text("died once\n")
+        os.kill(os.getpid(), signal.SIGKILL)
+    return run(cfg)
+
+
+def where(cfg):
+    """Whether the run executed inside a Dask worker."""
+    try:
+        from distributed import get_worker
+
+        get_worker()
+        inside = True
+    except (ImportError, ValueError):
+        inside = False
+    return {"dask_worker": inside}, {}

@@ -357,3 +357,19 @@ def test_cli_fetch(server, env):
     os.remove(data / "toy" / "f.bin")
     out, err = io.StringIO(), io.StringIO()
     assert cli_main(["verify", "toy"], out, err) == 1 and "fetch toy" in out.getvalue()
+
+
+def test_truncated_local_copy_is_a_clear_error_then_quarantined_and_refetched(server, env):
+    root, base = server
+    manifests, data = env
+    (root / "f.bin").write_bytes(PAYLOAD)
+    write_manifest(manifests, "toy", [file_entry("f.bin", PAYLOAD, [base + "f.bin"])])
+    (data / "toy").mkdir()
+    (data / "toy" / "f.bin").write_bytes(PAYLOAD[:1000])  # an interrupted copy
+    with pytest.raises(m.DatasetMissingError) as err:
+        m.locate("toy")
+    assert "f.bin checksum mismatch" in str(err.value) and "python -m adlib.data fetch toy" in str(err.value)
+    assert (m.fetch("toy", progress=False) / "f.bin").read_bytes() == PAYLOAD
+    [moved] = (data / "toy").glob("f.bin.corrupt-*")
+    assert moved.read_bytes() == PAYLOAD[:1000]
+    assert m.locate("toy") == data / "toy"

@@ -54,7 +54,7 @@ def _papermill_error(tmp_path, monkeypatch, **params):
 def test_papermill_with_an_undeclared_parameter_fails_naming_the_valid_ones(tmp_path, monkeypatch):
     message = _papermill_error(tmp_path, monkeypatch, scale="smoke", sede=[1])
     assert "unknown notebook parameter(s) sede" in message
-    assert "takes: scale, seeds, device, force, workers" in message
+    assert "takes: scale, seeds, device, force, workers, in_dataset, classes" in message
     assert "Traceback" not in message
 
 
@@ -71,3 +71,39 @@ def test_a_missing_dataset_names_the_command_that_gets_it(tmp_path, monkeypatch)
     message = _papermill_error(tmp_path, monkeypatch, scale="paper", device="cpu")
     assert "DatasetMissingError" in message
     assert "python -m adlib.data fetch cifar10" in message
+
+
+@pytest.mark.parametrize("classes, match", [
+    ({"in": [0, 1, 2], "oe": [5, 7], "test_ood": [7, 9]}, r"\[7\] appear in both oe_classes and test_ood_classes"),
+    ({"in": [0, 1, 12], "oe": [5], "test_ood": [7]}, "class 12, outside 0..9"),
+    ({"in": [0], "oe": [5], "test_ood": [7]}, "at least two"),
+    ({"in": [0, 1], "oe": [], "test_ood": [7]}, "at least one OE class"),
+    ({"in": [0, 1], "test": [7]}, "exactly the keys"),
+])
+def test_impossible_splits_are_one_line_parameter_errors(classes, match):
+    from adlib.papers.hendrycks2019.experiments import validate_data_choice
+
+    params = 'scale = "cpu"\nseeds = [0]\nclasses = None\nin_dataset = None\n'
+    with pytest.raises(ParameterError, match=match) as err:
+        check_parameters(_ns(params, "# Parameters\nclasses = {}\n", classes=classes, in_dataset=None),
+                         validate=validate_data_choice)
+    assert "\n" not in str(err.value)
+
+
+def test_papermill_with_an_impossible_split_fails_without_a_traceback(tmp_path, monkeypatch):
+    message = _papermill_error(tmp_path, monkeypatch, scale="smoke",
+                               classes={"in": [0, 1, 2], "oe": [5, 7], "test_ood": [7, 9]})
+    assert "ParameterError" in message and "appear in both oe_classes and test_ood_classes" in message
+    assert "Traceback" not in message
+    message = _papermill_error(tmp_path, monkeypatch, scale="paper", in_dataset="imagenet")
+    assert "valid: cifar10, cifar100, svhn" in message
+
+
+def test_a_custom_split_runs_and_names_its_held_out_set():
+    from adlib.papers.hendrycks2019.experiments import build_data, run_config
+
+    cfg = run_config("smoke", "oe_tune", 0, classes={"in": [0, 1, 2], "oe": [3], "test_ood": [8]})
+    assert cfg["model"]["num_classes"] == 3 and cfg["data"]["test_ood"][0] == "fmnist_test_classes"
+    data = build_data(cfg["data"])
+    assert len(data.ood["fmnist_test_classes"]) == 1000  # the 1,000 Bag test images
+    assert set(data.train_y.unique().tolist()) == {0, 1, 2}

@@ -41,7 +41,34 @@ def test_notebooks_have_a_parameters_cell_first_and_check_it(nb):
     assert "parameters" in code[0].metadata.get("tags", [])
     for name in ("scale", "seeds", "device", "force"):
         assert f"{name} =" in code[0].source
-    assert "check_parameters()" in code[1].source
+    assert "check_parameters(" in code[1].source
     assert 'scale = "cpu"' in code[0].source  # the default scale is cpu
     assert any("nbval-check-output" in c.metadata.get("tags", []) for c in code)
     assert not any(c.get("outputs") for c in code), "commit notebooks without outputs"
+
+
+def test_reproduce_with_workers_runs_the_sweep_on_a_local_dask_cluster(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ADLIB_RESULTS": str(tmp_path / "results"), "ADLIB_CHECKPOINTS": str(tmp_path / "ckpt"),
+           "ADLIB_PROGRESS": "0"}
+    env.pop("ADLIB_STORED_ONLY", None)
+    proc = subprocess.run([sys.executable, "-m", "adlib.reproduce", "--paper", "hendrycks2019", "--artefact",
+                           "table10", "--scale", "smoke", "--seeds", "0", "--workers", "2",
+                           "--output-dir", str(tmp_path / "out")], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    runs = list((tmp_path / "results" / "hendrycks2019" / "vision_oe").glob("*.json"))
+    assert runs
+    assert all(json.loads(p.read_text())["provenance"]["dask_worker"] is not None for p in runs)
+    assert (tmp_path / "out" / "hendrycks2019" / "table10.ipynb").exists()
+
+
+def test_reproduce_rejects_a_non_positive_worker_count(capsys):
+    from adlib.reproduce import main
+
+    assert main(["--table", "1", "--workers", "0"]) == 2
+    assert "WORKERS" in capsys.readouterr().err

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from adlib.models import create_model
-from adlib.train import ImagePipeline, TrainSpec, load_weights, resolve_device, train_classifier
+from adlib.train import (CheckpointWarning, ImagePipeline, TrainSpec, load_weights, resolve_device,
+                         train_classifier)
 
 
 def _data(n=240, seed=0):
@@ -77,7 +78,8 @@ def test_resume_after_interruption_equals_uninterrupted_run(tmp_path):
     fresh = create_model("mnist_convnet", num_classes=3)
     assert load_weights(fresh, ckpt, "k", spec)
     assert torch.equal(_weights(fresh), _weights(full))
-    assert not load_weights(fresh, ckpt, "other-key", spec)
+    with pytest.warns(CheckpointWarning, match="another run"):
+        assert not load_weights(fresh, ckpt, "other-key", spec)
 
 
 def test_oe_batch_changes_training_and_requires_oe_images():

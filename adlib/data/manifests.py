@@ -25,6 +25,7 @@ import importlib.util
 import os
 import re
 import shutil
+import sys
 import tarfile
 import tempfile
 import threading
@@ -34,6 +35,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Literal, Mapping, Sequence
 
 import yaml
+
+from adlib.atomic import quarantine
 
 ENV_DATA = "ADLIB_DATA"
 ENV_MANIFESTS = "ADLIB_MANIFESTS"
@@ -866,7 +869,11 @@ def _download_one(entry: ManifestFile, target_dir: Path, progress: bool, trust_u
             "accept that, rerun with --trust-unverified (fetch(..., trust_unverified=True))."
         )
     if target.exists() and not verify_path(target, entry):
-        target.unlink()  # a corrupt or stale copy must not survive under the target name
+        # a corrupt, truncated or stale copy must not survive under the target name: move it
+        # aside (kept for inspection, never found again by locate) and fetch a fresh one
+        moved = quarantine(target)
+        print(f"{target} failed verification ({_describe_expected(entry)} expected); "
+              f"quarantined as {moved.name}, fetching again", file=sys.stderr)
     checksum_errors: list[ChecksumError] = []
     other_errors: list[str] = []
     for url in entry.urls:

@@ -47,6 +47,7 @@ FMNIST_TEST_OOD = [7, 9]
 
 OOD_SET_LABELS = {
     "fmnist_footwear": "FMNIST footwear (Sneaker, Ankle boot)",
+    "fmnist_test_classes": "FMNIST held-out test classes",
     "sklearn_digits": "Digits (sklearn, 8×8 → 28×28)",
     "gaussian": "Gaussian", "bernoulli": "Bernoulli", "rademacher": "Rademacher", "blobs": "Blobs",
     "textures": "Textures", "svhn": "SVHN", "places365": "Places365", "lsun_resize": "LSUN",
@@ -60,19 +61,59 @@ CIFAR_STD = (63.0 / 255, 62.1 / 255, 66.7 / 255)
 PAPER_DATASETS = ("cifar10", "cifar100", "svhn")
 
 
+def validate_data_choice(scale: str, in_dataset: str | None = None,
+                         classes: dict[str, list[int]] | None = None) -> dict[str, tuple[int, ...]] | None:
+    """Check a notebook's data choice; return ``classes`` normalised (None for the default split).
+
+    ``in_dataset`` is for ``paper`` scale (one of :data:`PAPER_DATASETS`); ``classes`` for the
+    reduced scales: Fashion-MNIST class indices (0..9) by role, ``{"in": [...], "oe": [...],
+    "test_ood": [...]}``: pairwise disjoint (OE classes may never be test anomalies), ``in``
+    with at least two classes, ``oe`` non-empty. Raises ValueError saying what to change.
+    """
+    from adlib.data.splits import ClassSplit
+
+    check_scale(scale)
+    if scale == "paper":
+        if classes is not None:
+            raise ValueError("classes is a Fashion-MNIST choice for scale smoke/cpu; at scale 'paper' "
+                             f"choose in_dataset ({', '.join(PAPER_DATASETS)})")
+        if in_dataset is not None and in_dataset not in PAPER_DATASETS:
+            raise ValueError(f"paper-scale in-distribution dataset {in_dataset!r} is not configured; "
+                             f"valid: {', '.join(PAPER_DATASETS)}")
+        return None
+    if in_dataset not in (None, "fashion_mnist"):
+        raise ValueError(f"at scale {scale!r} the in-distribution data is fashion_mnist; "
+                         f"use scale='paper' for {in_dataset!r}")
+    if classes is None:
+        return None
+    if not isinstance(classes, dict) or set(classes) != {"in", "oe", "test_ood"}:
+        raise ValueError('classes must be a dict with exactly the keys "in", "oe" and "test_ood", '
+                         f'e.g. {{"in": {FMNIST_IN}, "oe": {FMNIST_OE}, "test_ood": {FMNIST_TEST_OOD}}}; '
+                         f"got {classes!r}")
+    split = ClassSplit(classes["in"], classes["oe"], classes["test_ood"], n_classes=10)
+    if len(split.in_classes) < 2:
+        raise ValueError(f"classes['in'] = {list(split.in_classes)}: a classifier needs at least two "
+                         "in-distribution classes")
+    if not split.oe_classes:
+        raise ValueError("classes['oe'] is empty: Outlier Exposure needs at least one OE class")
+    return {"in": split.in_classes, "oe": split.oe_classes, "test_ood": split.test_ood_classes}
+
+
 def run_config(scale: str, method: str, seed: int, *, device: str = "cpu", in_dataset: str | None = None,
-               threads: int = 1) -> dict[str, Any]:
-    """The full, JSON-able config of one run. Everything that changes the numbers is in it."""
+               threads: int = 1, classes: dict[str, list[int]] | None = None) -> dict[str, Any]:
+    """The full, JSON-able config of one run. Everything that changes the numbers is in it.
+
+    ``in_dataset`` picks the paper-scale in-distribution set, ``classes`` the Fashion-MNIST
+    split at the reduced scales (see :func:`validate_data_choice`).
+    """
     check_scale(scale)
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
+    split = validate_data_choice(scale, in_dataset, classes)
     if scale == "paper":
         data, model, pretrain, finetune, scratch = _paper_scale(in_dataset or "cifar10")
     else:
-        if in_dataset not in (None, "fashion_mnist"):
-            raise ValueError(f"at scale {scale!r} the in-distribution data is fashion_mnist; "
-                             f"use scale='paper' for {in_dataset!r}")
-        data, model, pretrain, finetune, scratch = _reduced_scale(scale)
+        data, model, pretrain, finetune, scratch = _reduced_scale(scale, split)
     cfg: dict[str, Any] = {
         "paper": PAPER, "experiment": EXPERIMENT, "scale": scale, "method": method, "seed": int(seed),
         "device": device, "threads": int(threads), "data": data, "model": model,
@@ -86,17 +127,21 @@ def run_config(scale: str, method: str, seed: int, *, device: str = "cpu", in_da
     return cfg
 
 
-def _reduced_scale(scale: str):
+def _reduced_scale(scale: str, split: dict[str, tuple[int, ...]] | None = None):
     smoke = scale == "smoke"
+    in_c, oe_c, ood_c = (FMNIST_IN, FMNIST_OE, FMNIST_TEST_OOD) if split is None else \
+        (list(split["in"]), list(split["oe"]), list(split["test_ood"]))
+    # the default split keeps its historical name (and so its stored results' config hashes)
+    held_out = [] if not ood_c else ["fmnist_footwear" if ood_c == FMNIST_TEST_OOD else "fmnist_test_classes"]
     data = {
-        "in_dataset": "fashion_mnist", "in_classes": FMNIST_IN, "oe_source": "fmnist_classes",
-        "oe_classes": FMNIST_OE, "test_ood_classes": FMNIST_TEST_OOD,
-        "test_ood": ["fmnist_footwear", "sklearn_digits", "gaussian", "bernoulli", "blobs"],
+        "in_dataset": "fashion_mnist", "in_classes": in_c, "oe_source": "fmnist_classes",
+        "oe_classes": oe_c, "test_ood_classes": ood_c,
+        "test_ood": held_out + ["sklearn_digits", "gaussian", "bernoulli", "blobs"],
         "input_space": "unit",
         "train_subset": 1500 if smoke else None, "oe_subset": 1500 if smoke else None,
         "test_subset": 500 if smoke else None, "ood_ratio": 5, "n_draws": 2 if smoke else 10,
     }
-    model = {"name": "mnist_convnet", "num_classes": len(FMNIST_IN)}
+    model = {"name": "mnist_convnet", "num_classes": len(in_c)}
     epochs = (1, 1, 1) if smoke else (10, 5, 10)
     pretrain = TrainSpec(epochs=epochs[0], batch_size=50, lr=0.01)
     finetune = TrainSpec(epochs=epochs[1], batch_size=50, lr=0.01, oe_batch_size=100, oe_weight=0.5)
@@ -158,7 +203,7 @@ def _subset(x: torch.Tensor, y: torch.Tensor | None, n: int | None, seed: int = 
 
 
 SYNTHETIC_SETS = ("gaussian", "bernoulli", "rademacher", "blobs")
-GENERATED_OR_BUNDLED = ("fmnist_footwear", "sklearn_digits", "fmnist_classes")
+GENERATED_OR_BUNDLED = ("fmnist_footwear", "fmnist_test_classes", "sklearn_digits", "fmnist_classes")
 
 
 # loader name (adlib.data.images.IMAGE_LOADERS) -> manifest name, where the two differ
@@ -196,7 +241,8 @@ def build_data(data: dict[str, Any]) -> VisionData:
         train_x, train_y = select(tr_x, tr_y, split.in_classes, split.label_map())
         test_x, test_y = select(te_x, te_y, split.in_classes, split.label_map())
         oe_x, _ = select(tr_x, tr_y, split.oe_classes)
-        real_ood = {"fmnist_footwear": select(te_x, te_y, split.test_ood_classes)[0]}
+        real_ood = {name: select(te_x, te_y, split.test_ood_classes)[0]
+                    for name in ("fmnist_footwear", "fmnist_test_classes") if name in data["test_ood"]}
         pipeline = ImagePipeline()
         shape = (1, 28, 28)
     else:

@@ -23,8 +23,12 @@ DETECTOR_LABELS = {"msp": "MSP", "neg_uniform_xent": "−H(U;p)"}
 
 def run_grid(scale: str, seeds: Sequence[int], *, methods: Sequence[str] = METHODS, device: str = "auto",
              force: bool = False, workers: int | None = None, progress: bool = True,
-             store: ResultsStore | None = None) -> dict[tuple[str, int], RunRecord]:
-    """Run (or load) every (method, seed); baselines first, since OE fine-tuning starts from them."""
+             store: ResultsStore | None = None, in_dataset: str | None = None,
+             classes: dict[str, list[int]] | None = None) -> dict[tuple[str, int], RunRecord]:
+    """Run (or load) every (method, seed); baselines first, since OE fine-tuning starts from them.
+
+    ``in_dataset`` (paper scale) and ``classes`` (reduced scales) choose the data, as in
+    :func:`~adlib.papers.hendrycks2019.experiments.run_config`."""
     store = store or ResultsStore.for_scale(scale)
     dev = str(resolve_device(device).type)
     threads = 1 if dev == "cpu" else 4
@@ -35,8 +39,9 @@ def run_grid(scale: str, seeds: Sequence[int], *, methods: Sequence[str] = METHO
     for stage in stages:
         if not stage:
             continue
-        cfgs = [run_config(scale, m, s, device=dev, threads=threads) for m in stage for s in seeds]
-        if force or any(store.get(c) is None for c in cfgs):
+        cfgs = [run_config(scale, m, s, device=dev, threads=threads, in_dataset=in_dataset, classes=classes)
+                for m in stage for s in seeds]
+        if force or not all(store.is_stored(c) for c in cfgs):
             check_data_present(cfgs[0]["data"])  # a missing dataset: one clear message, before any work
         recs = run_sweep(cfgs, RUNNER, store=store, force=force, workers=workers, progress=progress,
                          desc=f"{'/'.join(stage)} runs")
