@@ -57,9 +57,29 @@ class NegUniformCrossEntropy(Detector):
         return -uniform_cross_entropy(outputs.float())
 
 
+class ConfidenceBranch(Detector):
+    """The learned confidence branch of DeVries & Taylor (2018) (hendrycks2019 §4.3, Table 3).
+
+    ``outputs`` are a branch network's packed outputs ``(N, k + 1)``: logits, then b(x) ∈ [0, 1]
+    (see :func:`model_outputs`). b(x) is the network's confidence that x is in-distribution, so
+    s(x) = -b(x) [spec §2.5: the paper only says "the confidence branch detects anomalies"].
+    """
+
+    name = "confidence_branch"
+
+    def score_outputs(self, outputs: torch.Tensor) -> torch.Tensor:
+        return -split_branch_outputs(outputs)[1]
+
+
+def split_branch_outputs(outputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Packed branch-network outputs ``(N, k + 1)`` → (logits ``(N, k)``, b(x) ``(N,)``)."""
+    return outputs[:, :-1].float(), outputs[:, -1].float()
+
+
 DETECTORS: dict[str, type[Detector]] = {
     MaxSoftmax.name: MaxSoftmax,
     NegUniformCrossEntropy.name: NegUniformCrossEntropy,
+    ConfidenceBranch.name: ConfidenceBranch,
 }
 
 
@@ -73,7 +93,11 @@ def get_detector(name: str) -> Detector:
 @torch.inference_mode()
 def model_outputs(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1024,
                   prepare: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
-    """Concatenated outputs of ``model`` (eval mode) over ``images``, on the CPU, in float32."""
+    """Concatenated outputs of ``model`` (eval mode) over ``images``, on the CPU, in float32.
+
+    A model that returns a pair ``(logits, confidence)`` (a confidence-branch network,
+    :mod:`adlib.models.branch`) gives packed outputs ``(N, k + 1)``: the logits, then b(x).
+    """
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -82,6 +106,10 @@ def model_outputs(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1
         batch = images[start:start + batch_size].to(device, non_blocking=True)
         if prepare is not None:
             batch = prepare(batch)
-        outs.append(model(batch).float().cpu())
+        out = model(batch)
+        if isinstance(out, tuple):
+            logits, confidence = out
+            out = torch.cat([logits.float(), confidence.float().reshape(-1, 1)], dim=1)
+        outs.append(out.float().cpu())
     model.train(was_training)
     return torch.cat(outs) if outs else torch.empty(0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -30,3 +32,91 @@ def outlier_exposure_loss(
     if logits_oe is not None and oe_weight != 0 and len(logits_oe) > 0:
         loss = loss + oe_weight * uniform_cross_entropy(logits_oe).mean()
     return loss
+
+
+CONFIDENCE_EPS = 1e-12
+"""DeVries & Taylor clamp both the softmax and the confidence to [ε, 1 − ε] with ε = 1e-12."""
+
+
+def confidence_branch_loss(
+    logits: torch.Tensor,
+    confidence: torch.Tensor,
+    targets: torch.Tensor,
+    hint_mask: torch.Tensor,
+    lmbda: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """DeVries & Taylor (2018) learned-confidence objective (hendrycks2019 §4.3, Table 3 baseline).
+
+    With p = softmax(z) and c = b(x), both clamped to [ε, 1 − ε], and a per-sample hint mask
+    m ∈ {0, 1} (m = 1: this sample may ask for hints; upstream draws m ~ Bernoulli(0.5)):
+
+      c' = c·m + (1 − m),   p' = c'·p + (1 − c')·onehot(y),
+      L = NLL(log p', y) + λ_c · mean(−log c).
+
+    Returns ``(L, L_c)`` with the confidence penalty L_c = mean(−log c), which drives the
+    budget update of λ_c (:func:`update_confidence_lambda`).
+    """
+    p = torch.softmax(logits.float(), dim=1).clamp(CONFIDENCE_EPS, 1 - CONFIDENCE_EPS)
+    c = confidence.float().clamp(CONFIDENCE_EPS, 1 - CONFIDENCE_EPS)
+    m = hint_mask.to(c.dtype)
+    c_hint = (c * m + (1 - m)).unsqueeze(1)
+    onehot = F.one_hot(targets, num_classes=logits.shape[1]).to(p.dtype)
+    p_hint = c_hint * p + (1 - c_hint) * onehot
+    nll = F.nll_loss(torch.log(p_hint), targets)
+    conf_loss = (-torch.log(c)).mean()
+    return nll + lmbda * conf_loss, conf_loss
+
+
+def update_confidence_lambda(lmbda: float, conf_loss: float, budget: float = 0.3) -> float:
+    """DeVries & Taylor's per-step budget rule for λ_c (upstream ``train.py``).
+
+    If the confidence penalty is under the budget β (β > L_c), the network may ask for more
+    hints: λ_c ← λ_c / 1.01 (smaller); otherwise λ_c ← λ_c / 0.99 (larger).
+    """
+    return lmbda / 1.01 if budget > conf_loss else lmbda / 0.99
+
+
+def branch_outlier_exposure_term(confidence_oe: torch.Tensor) -> torch.Tensor:
+    """The OE term of the confidence branch, E_{x~D_out^OE}[log b(x)] (hendrycks2019 §4.3).
+
+    The paper adds 0.5 · this to the branch's objective; minimising it pushes b(x_out) → 0.
+    b is clamped to [ε, 1 − ε] as in the D&T loss, so the term is bounded below by log ε.
+    """
+    return torch.log(confidence_oe.float().clamp(CONFIDENCE_EPS, 1 - CONFIDENCE_EPS)).mean()
+
+
+def kl_uniform_to_softmax(logits: torch.Tensor) -> torch.Tensor:
+    """Per-sample KL(U ‖ f(x)) from the uniform distribution over the k classes to the softmax.
+
+    Lee et al. (2018), eqs. (1) and (4) ("confidence loss"): KL(U ‖ p) = Σ_c (1/k) log((1/k) / p_c)
+    = H(U; p) − log k, i.e. :func:`uniform_cross_entropy` minus its minimum, so it is ≥ 0 and has
+    the same gradient as the OE term. Their code computes ``F.kl_div(log_softmax(z), U) * k``
+    (an element-wise mean over N·k entries, times k): the batch mean of this.
+    """
+    return uniform_cross_entropy(logits) - math.log(logits.shape[1])
+
+
+def joint_confidence_classifier_loss(logits_in: torch.Tensor, targets: torch.Tensor,
+                                     logits_fake: torch.Tensor, beta: float) -> torch.Tensor:
+    """The classifier's part of Lee et al. (2018)'s joint confidence loss (their eq. (4)):
+
+    E_{(x,y)~P_in}[−log f_y(x)] + β · E_{x~P_G}[KL(U ‖ f(x))], with x ~ P_G the generator's samples
+    (hendrycks2019 §4.3 "Synthetic Outliers", spec §2.6; β = 0.1 in their CIFAR-10 code).
+    """
+    return F.cross_entropy(logits_in, targets) + beta * kl_uniform_to_softmax(logits_fake).mean()
+
+
+def gan_discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """DCGAN discriminator loss on logits, −E[log D(x)] − E[log(1 − D(G(z)))] (Lee et al. 2018,
+    eq. (4)'s GAN terms; their code sums the two BCE losses)."""
+    return (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+            + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+
+
+def joint_confidence_generator_loss(d_fake: torch.Tensor, logits_fake: torch.Tensor, beta: float) -> torch.Tensor:
+    """The generator's part of Lee et al. (2018)'s joint confidence loss (their eq. (4); upstream
+    ``run_joint_confidence.py``): the non-saturating GAN loss −E[log D(G(z))] plus
+    β · E_z[KL(U ‖ f(G(z)))], which pulls the samples towards where the classifier is unsure
+    (the boundary of the in-distribution, Lee et al. §2.2)."""
+    gan = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
+    return gan + beta * kl_uniform_to_softmax(logits_fake).mean()

@@ -74,7 +74,9 @@ def check_parameters(namespace: dict[str, Any] | None = None,
     """Validate the parameters a notebook ran with; return them as a dict.
 
     Raises :class:`ParameterError` naming the valid parameters when papermill injected a name
-    the parameters cell does not declare, and checks ``scale`` and ``seeds``; ``validate`` (called
+    the parameters cell does not declare, turns an injected text that starts with ``[``, ``{`` or
+    ``(`` into the literal it spells (``papermill -p seeds '[0,1]'`` passes a string), and checks
+    ``scale`` and ``seeds``; ``validate`` (called
     with the parameters its signature names) adds the notebook's own checks, its ValueError
     becoming a ParameterError. In a kernel, it also makes the notebook's own clear errors show
     without a traceback.
@@ -90,6 +92,17 @@ def check_parameters(namespace: dict[str, Any] | None = None,
     if unknown:
         raise ParameterError(f"unknown notebook parameter(s) {', '.join(unknown)}; "
                              f"this notebook takes: {', '.join(declared)}")
+    # papermill's `-p seeds '[0,1]'` passes the text: read it as a literal. Without input history
+    # (nbval executes cells without storing it) every plain user variable is a candidate.
+    candidates = injected if len(history) > 1 else [
+        n for n in namespace if not n.startswith("_") and n not in ("In", "Out", "get_ipython", "exit", "quit", "open")]
+    for name in candidates:
+        value = namespace.get(name)
+        if isinstance(value, str) and value.strip()[:1] in ("[", "{", "("):
+            try:
+                namespace[name] = ast.literal_eval(value.strip())
+            except (ValueError, SyntaxError):
+                raise ParameterError(f"parameter {name} = {value!r} is not a valid Python/JSON literal") from None
     params = {name: namespace[name] for name in declared if name in namespace}
     if "scale" in params:
         try:

@@ -234,3 +234,39 @@ def run_sweep(
                 done[record.key] = record
                 bar.update()
     return [done[config_hash(cfg)] for cfg in configs]
+
+
+def run_stages(
+    stages: Sequence[Sequence[str]],
+    seeds: Sequence[int],
+    make_config: Callable[[str, int], Mapping[str, Any]],
+    runner: str,
+    *,
+    store: ResultsStore,
+    force: bool = False,
+    workers: int | None = None,
+    progress: bool = True,
+    check_data: Callable[[Mapping[str, Any]], None] | None = None,
+    desc: str = "",
+) -> dict[tuple[str, int], RunRecord]:
+    """Run (or load) a (method × seed) grid in stages, one :func:`run_sweep` per stage, in order,
+    so that a later stage (OE fine-tuning) finds the checkpoints an earlier one (the baseline)
+    wrote. ``make_config(method, seed)`` builds each run's config (it must carry ``method`` and
+    ``seed``); ``check_data(config)`` runs before a stage that has anything to train, so a missing
+    dataset is one clear message before any work. Returns ``{(method, seed): record}``.
+    """
+    out: dict[tuple[str, int], RunRecord] = {}
+    for stage in stages:
+        cfgs = [make_config(method, seed) for method in stage for seed in seeds]
+        if check_data is not None and cfgs and (force or not all(store.is_stored(c) for c in cfgs)):
+            check_data(cfgs[0])
+        records = run_sweep(cfgs, runner, store=store, force=force, workers=workers, progress=progress,
+                            desc=" ".join(p for p in (desc, "/".join(stage), "runs") if p))
+        out.update({(str(c["method"]), int(c["seed"])): r for c, r in zip(cfgs, records)})
+    return out
+
+
+def sweep_threads(device: str) -> int:
+    """Torch threads per run: one per process on the CPU (processes fill the cores), 4 on a GPU
+    (for data preparation around the GPU work)."""
+    return 1 if device == "cpu" else 4

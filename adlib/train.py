@@ -21,7 +21,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from adlib.atomic import atomic_write, quarantine
-from adlib.losses import outlier_exposure_loss
+from adlib.losses import branch_outlier_exposure_term, confidence_branch_loss, outlier_exposure_loss, \
+    update_confidence_lambda
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -128,6 +129,78 @@ class TrainSpec:
         return asdict(self)
 
 
+class TrainObjective:
+    """The loss of one training step, from the model's outputs on ``[in-batch ; OE-batch]``.
+
+    ``loss(outputs, targets, n_in)``: ``outputs`` of the one forward pass over the concatenated
+    batch (the first ``n_in`` rows are in-distribution, ``targets`` their labels). An objective
+    with state that changes during training (a multiplier updated per step) updates it in
+    ``after_step`` and exposes it through ``state_dict``, which every checkpoint stores.
+    """
+
+    def loss(self, outputs: Any, targets: torch.Tensor, n_in: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def after_step(self) -> None:
+        """Called after every optimizer step."""
+
+    def state_dict(self) -> dict[str, float]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
+
+class OutlierExposureObjective(TrainObjective):
+    """:func:`adlib.losses.outlier_exposure_loss` on logits: CE + λ·H(U; p) on the OE rows."""
+
+    def __init__(self, oe_weight: float = 0.5) -> None:
+        self.oe_weight = oe_weight
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor, n_in: int) -> torch.Tensor:
+        logits = outputs.float()
+        return outlier_exposure_loss(logits[:n_in], targets, logits[n_in:] if len(logits) > n_in else None,
+                                     self.oe_weight)
+
+
+class ConfidenceBranchObjective(TrainObjective):
+    """DeVries & Taylor's learned-confidence training, optionally with the branch OE term.
+
+    In-distribution rows: :func:`adlib.losses.confidence_branch_loss` with hint mask
+    m ~ Bernoulli(``hint_prob``) per sample (drawn from torch's global RNG, which checkpoints
+    carry) and multiplier λ_c, updated after every step by the budget rule
+    (:func:`adlib.losses.update_confidence_lambda`). OE rows (hendrycks2019 §4.3): adds
+    ``oe_weight`` · E[log b(x_out)] (:func:`adlib.losses.branch_outlier_exposure_term`).
+    Model outputs are ``(logits, b(x))`` pairs (:mod:`adlib.models.branch`).
+    """
+
+    def __init__(self, lmbda: float = 0.1, budget: float = 0.3, oe_weight: float = 0.0,
+                 hint_prob: float = 0.5) -> None:
+        self.lmbda = float(lmbda)
+        self.budget = budget
+        self.oe_weight = oe_weight
+        self.hint_prob = hint_prob
+        self.last_conf_loss = float("nan")
+
+    def loss(self, outputs: tuple[torch.Tensor, torch.Tensor], targets: torch.Tensor, n_in: int) -> torch.Tensor:
+        logits, confidence = outputs
+        mask = torch.bernoulli(torch.full((n_in,), self.hint_prob)).to(confidence.device)
+        total, conf_loss = confidence_branch_loss(logits[:n_in], confidence[:n_in], targets, mask, self.lmbda)
+        self.last_conf_loss = float(conf_loss.detach())
+        if self.oe_weight and len(confidence) > n_in:
+            total = total + self.oe_weight * branch_outlier_exposure_term(confidence[n_in:])
+        return total
+
+    def after_step(self) -> None:
+        self.lmbda = update_confidence_lambda(self.lmbda, self.last_conf_loss, self.budget)
+
+    def state_dict(self) -> dict[str, float]:
+        return {"lmbda": self.lmbda}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.lmbda = float(state["lmbda"])
+
+
 @dataclass
 class TrainHistory:
     """Per-epoch mean training loss and the epoch a run resumed from (if any)."""
@@ -190,8 +263,10 @@ def train_classifier(
     checkpoint_key: str = "",
     progress: bool = True,
     desc: str = "train",
+    objective: TrainObjective | None = None,
 ) -> TrainHistory:
-    """Train ``model`` in place with :func:`adlib.losses.outlier_exposure_loss`.
+    """Train ``model`` in place with ``objective`` (default :class:`OutlierExposureObjective`
+    with ``spec.oe_weight``, i.e. :func:`adlib.losses.outlier_exposure_loss`).
 
     ``images`` are uint8 tensors held in memory (moved to the device once); batches are drawn
     by a seeded permutation each epoch. The last batch of an epoch may be smaller. With
@@ -199,6 +274,7 @@ def train_classifier(
     whose checkpoint exists with the same ``checkpoint_key`` resumes after its last epoch.
     """
     device = torch.device(device) if isinstance(device, str) else device
+    objective = OutlierExposureObjective(spec.oe_weight) if objective is None else objective
     if spec.oe_batch_size > 0 and (oe_images is None or len(oe_images) == 0):
         raise ValueError("spec.oe_batch_size > 0 but no outlier images were given (oe_images)")
     if len(images) != len(labels):
@@ -229,6 +305,7 @@ def train_classifier(
         torch.set_rng_state(state["torch_rng"].cpu())
         gen.set_state(state["generator"].cpu())
         history.losses = list(state["losses"])
+        objective.load_state_dict(state.get("objective", {}))
         start_epoch = int(state["epoch"])
         history.resumed_from_epoch = start_epoch
     use_amp = spec.amp and device.type == "cuda"
@@ -251,10 +328,8 @@ def train_classifier(
                 oe_idx = oe_order[step * spec.oe_batch_size:(step + 1) * spec.oe_batch_size]
                 x = torch.cat([x, pipeline(x_oe[oe_idx], train=True, generator=gen)])
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
-                logits = model(x)
-            logits = logits.float()
-            loss = outlier_exposure_loss(logits[:n_in], y_all[idx],
-                                         logits[n_in:] if oe_order is not None else None, spec.oe_weight)
+                outputs = model(x)
+            loss = objective.loss(outputs, y_all[idx], n_in)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"{desc}: non-finite loss ({loss.item()}) at epoch {epoch + 1}, step {step + 1}; "
@@ -263,6 +338,7 @@ def train_classifier(
             loss.backward()
             optimizer.step()
             scheduler.step()
+            objective.after_step()
             running += loss.item() * n_in
             count += n_in
         history.losses.append(running / max(count, 1))
@@ -273,18 +349,23 @@ def train_classifier(
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
                 "generator": gen.get_state(), "losses": history.losses,
+                "objective": objective.state_dict(),
             }, Path(checkpoint_path))
     model.eval()
     return history
 
 
-def load_weights(model: nn.Module, checkpoint_path: Path, checkpoint_key: str, spec: TrainSpec) -> bool:
-    """Load the weights of this run's *finished* checkpoint into ``model``; False if absent,
-    unfinished, another run's or unreadable (see :func:`read_checkpoint`)."""
+def load_weights(model: nn.Module, checkpoint_path: Path, checkpoint_key: str, spec: TrainSpec,
+                 objective: TrainObjective | None = None) -> bool:
+    """Load the weights of this run's *finished* checkpoint into ``model`` (and the final state of
+    its ``objective``, if given); False if absent, unfinished, another run's or unreadable (see
+    :func:`read_checkpoint`)."""
     state = read_checkpoint(checkpoint_path, checkpoint_key, spec)
     if state is None or state["epoch"] != spec.epochs:
         return False
     model.load_state_dict(state["model"])
+    if objective is not None:
+        objective.load_state_dict(state.get("objective", {}))
     return True
 
 

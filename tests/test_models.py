@@ -16,6 +16,8 @@ def test_registry_lists_and_rejects_unknown():
     ("mnist_convnet", (2, 1, 28, 28), (21_000, 22_500)),
     ("wrn40_2", (2, 3, 32, 32), (2_200_000, 2_300_000)),   # WRN-40-2 has ~2.2 M parameters
     ("wrn16_4", (2, 3, 32, 32), (2_700_000, 2_800_000)),   # WRN-16-4 has ~2.7 M parameters
+    ("allconvnet", (2, 3, 32, 32), (1_400_000, 1_420_000)),  # All-CNN-C with BN: ~1.4 M parameters
+    ("allconvnet_small", (2, 1, 28, 28), (7_000, 7_500)),
 ])
 def test_shapes_and_sizes(name, shape, params):
     model = create_model(name, num_classes=7)

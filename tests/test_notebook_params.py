@@ -107,3 +107,32 @@ def test_a_custom_split_runs_and_names_its_held_out_set():
     data = build_data(cfg["data"])
     assert len(data.ood["fmnist_test_classes"]) == 1000  # the 1,000 Bag test images
     assert set(data.train_y.unique().tolist()) == {0, 1, 2}
+
+
+def test_list_and_dict_text_from_papermill_cli_becomes_a_literal():
+    ns = _ns(PARAMS + "classes = None\n", '# Parameters\nseeds = "[0, 1]"\nclasses = \'{"in": [0, 1]}\'\n',
+             seeds="[0, 1]", classes='{"in": [0, 1]}')
+    params = check_parameters(ns)
+    assert params["seeds"] == [0, 1] and ns["seeds"] == [0, 1]
+    assert params["classes"] == {"in": [0, 1]}
+    with pytest.raises(ParameterError, match="not a valid"):
+        check_parameters(_ns(PARAMS, '# Parameters\nseeds = "[0, 1"\n', seeds="[0, 1"))
+
+
+def test_papermill_cli_with_a_list_parameter_runs(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from adlib.papers.registry import NOTEBOOKS
+
+    env = {**os.environ, "ADLIB_RESULTS": str(tmp_path / "r"), "ADLIB_CHECKPOINTS": str(tmp_path / "c"),
+           "ADLIB_PROGRESS": "0"}
+    nb = next(n for n in NOTEBOOKS if n.name == "table10")
+    out = tmp_path / "out.ipynb"
+    proc = subprocess.run([sys.executable, "-m", "papermill", str(nb.path), str(out), "-p", "scale", "smoke",
+                           "-p", "seeds", "[0]"], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    claims = json.loads((tmp_path / "r" / "hendrycks2019" / "claims" / "table10.smoke.json").read_text())
+    assert claims["seeds"] == [0]

@@ -2,7 +2,9 @@
 
 Every model maps a float image batch ``(N, C, H, W)`` to logits ``(N, k)`` and exposes
 ``features(x)`` returning the penultimate representation, which detectors with a branch
-or a latent distance (ruff2021, singh2021) build on.
+or a latent distance (ruff2021, singh2021) build on. The confidence-branch variants
+(``*_branch``, :mod:`adlib.models.branch`) return ``(logits, b(x))`` instead. The DCGAN
+generator and discriminator of :mod:`adlib.models.dcgan` (``dcgan*``) are not classifiers.
 """
 
 from __future__ import annotations
@@ -41,3 +43,7 @@ def create_model(name: str, **kwargs) -> nn.Module:
 # Importing the modules registers their models.
 from adlib.models import convnet as _convnet  # noqa: E402,F401
 from adlib.models import wrn as _wrn  # noqa: E402,F401
+from adlib.models import allconv as _allconv  # noqa: E402,F401
+from adlib.models import branch as _branch  # noqa: E402,F401
+from adlib.models import gru as _gru  # noqa: E402,F401
+from adlib.models import dcgan as _dcgan  # noqa: E402,F401

@@ -31,6 +31,15 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
     NotebookSpec("hendrycks2019", "table10", ("table10",), "Table 10: MSP vs −H(U;p) on the OE model"),
     NotebookSpec("hendrycks2019", "roc_curves", ("figure1", "figure4"), "Figures 1 and 4: ROC curves"),
     NotebookSpec("hendrycks2019", "oe_scratch", ("appendix_c",), "Appendix C: Outlier Exposure from scratch"),
+    NotebookSpec("hendrycks2019", "table9", ("table9",), "Table 9: an All-Convolutional Network with OE"),
+    NotebookSpec("hendrycks2019", "nlp_classifiers", ("table2", "table8"),
+                 "Tables 2 and 8: NLP classifiers with OE"),
+    NotebookSpec("hendrycks2019", "language_models", ("table6", "table11"),
+                 "Tables 6 and 11: language models with OE"),
+    NotebookSpec("hendrycks2019", "confidence_branch", ("table3",), "Table 3: confidence branch and OE"),
+    NotebookSpec("hendrycks2019", "gan_outliers", ("table4",), "Table 4: GAN-generated outliers and OE"),
+    NotebookSpec("hendrycks2019", "calibration", ("table12", "table13", "figure3"),
+                 "Tables 12, 13 and Figure 3: calibration"),
 )
 
 

@@ -16,6 +16,7 @@ Every run scores the in-distribution test set and every test-OOD set with MSP an
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,21 +100,38 @@ def validate_data_choice(scale: str, in_dataset: str | None = None,
     return {"in": split.in_classes, "oe": split.oe_classes, "test_ood": split.test_ood_classes}
 
 
+ARCHITECTURES = ("default", "allconvnet")
+"""``default``: the paper's network for the dataset (WRN at paper scale, the MNIST ConvNet at the
+reduced scales); ``allconvnet``: App. D / Table 9's All-Convolutional Network."""
+
+
 def run_config(scale: str, method: str, seed: int, *, device: str = "cpu", in_dataset: str | None = None,
-               threads: int = 1, classes: dict[str, list[int]] | None = None) -> dict[str, Any]:
+               threads: int = 1, classes: dict[str, list[int]] | None = None,
+               architecture: str = "default") -> dict[str, Any]:
     """The full, JSON-able config of one run. Everything that changes the numbers is in it.
 
     ``in_dataset`` picks the paper-scale in-distribution set, ``classes`` the Fashion-MNIST
-    split at the reduced scales (see :func:`validate_data_choice`).
+    split at the reduced scales (see :func:`validate_data_choice`), ``architecture`` the network
+    (:data:`ARCHITECTURES`).
     """
     check_scale(scale)
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {architecture!r}; valid: {', '.join(ARCHITECTURES)}")
     split = validate_data_choice(scale, in_dataset, classes)
     if scale == "paper":
         data, model, pretrain, finetune, scratch = _paper_scale(in_dataset or "cifar10")
+        if architecture == "allconvnet":  # App. D: same schedules as the WRN
+            model = {"name": "allconvnet", "num_classes": model["num_classes"]}
     else:
         data, model, pretrain, finetune, scratch = _reduced_scale(scale, split)
+        if architecture == "allconvnet":  # spec §8.1 Table 9: 5 baseline epochs, 3 OE epochs
+            model = {"name": "allconvnet_small", "num_classes": model["num_classes"]}
+            if scale == "cpu":
+                pretrain = dataclasses.replace(pretrain, epochs=5)
+                finetune = dataclasses.replace(finetune, epochs=3)
+                scratch = dataclasses.replace(scratch, epochs=5)
     cfg: dict[str, Any] = {
         "paper": PAPER, "experiment": EXPERIMENT, "scale": scale, "method": method, "seed": int(seed),
         "device": device, "threads": int(threads), "data": data, "model": model,
@@ -334,24 +352,34 @@ def train_model(cfg: dict[str, Any], data: VisionData, device: torch.device) -> 
 def evaluate(model: torch.nn.Module, data: VisionData, cfg: dict[str, Any],
              device: torch.device) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Accuracy and the OE protocol's OOD metrics for each detector and each test-OOD set."""
+    in_logits = predict_logits(model, data.test_x, data.pipeline, device=device)
+    ood_logits = {name: predict_logits(model, x, data.pipeline, device=device) for name, x in data.ood.items()}
+    scorers = {name: get_detector(name).score_outputs for name in DETECTORS}
+    return protocol_metrics(scorers, in_logits, ood_logits, accuracy(in_logits, data.test_y), cfg)
+
+
+def protocol_metrics(scorers: dict[str, Any], in_outputs: torch.Tensor, ood_outputs: dict[str, torch.Tensor],
+                     test_accuracy: float, cfg: dict[str, Any],
+                     tpr: float = 0.95) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The OE protocol's OOD metrics (spec §3) of each scorer (model outputs → scores, higher =
+    more anomalous) on each test-OOD set: OOD : in = 1 : ``ood_ratio``, ``n_draws`` seeded draws of
+    the OOD subset, then the mean over sets; FPR at ``tpr`` (FPR95 for vision, FPR90 for the NLP
+    and language-model experiments). Returns (metrics, the score arrays)."""
     from adlib.metrics import repeated_ood_metrics
 
-    in_logits = predict_logits(model, data.test_x, data.pipeline, device=device)
-    metrics: dict[str, Any] = {"test_accuracy": accuracy(in_logits, data.test_y), "n_test_in": len(data.test_x),
+    metrics: dict[str, Any] = {"test_accuracy": test_accuracy, "n_test_in": len(in_outputs),
                                "ood": {}, "ood_mean": {}, "n_ood_pool": {}}
-    ood_logits = {name: predict_logits(model, x, data.pipeline, device=device) for name, x in data.ood.items()}
     arrays: dict[str, np.ndarray] = {}
-    for det_name in DETECTORS:
-        det = get_detector(det_name)
-        in_scores = det.score_outputs(in_logits).numpy().astype(np.float32)
+    for det_name, score_outputs in scorers.items():
+        in_scores = score_outputs(in_outputs).numpy().astype(np.float32)
         arrays[f"{det_name}__in"] = in_scores
         per_set = {}
-        for j, (name, logits) in enumerate(ood_logits.items()):
-            out_scores = det.score_outputs(logits).numpy().astype(np.float32)
+        for j, (name, outputs) in enumerate(ood_outputs.items()):
+            out_scores = score_outputs(outputs).numpy().astype(np.float32)
             arrays[f"{det_name}__{name}"] = out_scores
             rng = np.random.default_rng([cfg["seed"], j])
             per_set[name] = repeated_ood_metrics(in_scores, out_scores, n_draws=cfg["data"]["n_draws"],
-                                                 ratio=cfg["data"]["ood_ratio"], rng=rng)
+                                                 ratio=cfg["data"]["ood_ratio"], rng=rng, tpr=tpr)
             metrics["n_ood_pool"][name] = len(out_scores)
         metrics["ood"][det_name] = per_set
         keys = [k for k in next(iter(per_set.values())) if not k.endswith("_std") and k not in ("ood_num", "n_draws")]

@@ -14,7 +14,7 @@ from adlib.papers.hendrycks2019.experiments import DETECTORS, METHOD_LABELS, MET
     check_data_present, run_config
 from adlib.report import Claim, fmt_pm, mean_std
 from adlib.results import ResultsStore, RunRecord
-from adlib.sweep import run_sweep
+from adlib.sweep import run_stages, sweep_threads
 from adlib.train import resolve_device
 
 METRICS = ("FPR95", "AUROC", "AUPR")
@@ -24,38 +24,30 @@ DETECTOR_LABELS = {"msp": "MSP", "neg_uniform_xent": "−H(U;p)"}
 def run_grid(scale: str, seeds: Sequence[int], *, methods: Sequence[str] = METHODS, device: str = "auto",
              force: bool = False, workers: int | None = None, progress: bool = True,
              store: ResultsStore | None = None, in_dataset: str | None = None,
-             classes: dict[str, list[int]] | None = None) -> dict[tuple[str, int], RunRecord]:
+             classes: dict[str, list[int]] | None = None,
+             architecture: str = "default") -> dict[tuple[str, int], RunRecord]:
     """Run (or load) every (method, seed); baselines first, since OE fine-tuning starts from them.
 
-    ``in_dataset`` (paper scale) and ``classes`` (reduced scales) choose the data, as in
-    :func:`~adlib.papers.hendrycks2019.experiments.run_config`."""
-    store = store or ResultsStore.for_scale(scale)
+    ``in_dataset`` (paper scale), ``classes`` (reduced scales) and ``architecture`` choose the
+    data and network, as in :func:`~adlib.papers.hendrycks2019.experiments.run_config`."""
     dev = str(resolve_device(device).type)
-    threads = 1 if dev == "cpu" else 4
-    out: dict[tuple[str, int], RunRecord] = {}
     stages = [[m for m in methods if m == "baseline"], [m for m in methods if m != "baseline"]]
     if "oe_tune" in methods and "baseline" not in methods:
         stages[0] = ["baseline"]  # train (or load) the baselines the fine-tuning needs, first
-    for stage in stages:
-        if not stage:
-            continue
-        cfgs = [run_config(scale, m, s, device=dev, threads=threads, in_dataset=in_dataset, classes=classes)
-                for m in stage for s in seeds]
-        if force or not all(store.is_stored(c) for c in cfgs):
-            check_data_present(cfgs[0]["data"])  # a missing dataset: one clear message, before any work
-        recs = run_sweep(cfgs, RUNNER, store=store, force=force, workers=workers, progress=progress,
-                         desc=f"{'/'.join(stage)} runs")
-        for cfg, rec in zip(cfgs, recs):
-            if cfg["method"] in methods:
-                out[(cfg["method"], cfg["seed"])] = rec
-    return out
+    records = run_stages(
+        [s for s in stages if s], seeds,
+        lambda m, s: run_config(scale, m, s, device=dev, threads=sweep_threads(dev), in_dataset=in_dataset,
+                                classes=classes, architecture=architecture),
+        RUNNER, store=store or ResultsStore.for_scale(scale), force=force, workers=workers, progress=progress,
+        check_data=lambda cfg: check_data_present(cfg["data"]))
+    return {key: rec for key, rec in records.items() if key[0] in methods}
 
 
-def summary_long(records: dict[tuple[str, int], RunRecord]) -> pd.DataFrame:
+def summary_long(records: dict[tuple[str, int], RunRecord], detectors: Sequence[str] = DETECTORS) -> pd.DataFrame:
     """One row per (method, seed, detector, OOD set, metric); values in percent. Includes Mean rows."""
     rows = []
     for (method, seed), rec in records.items():
-        for det in DETECTORS:
+        for det in detectors:
             for ood_set, m in rec.metrics["ood"][det].items():
                 for metric in METRICS:
                     rows.append((method, seed, det, ood_set, metric, 100 * m[metric]))
@@ -114,11 +106,11 @@ def accuracy_by_seed(summary: pd.DataFrame) -> pd.DataFrame:
     return summary[summary.metric == "test_accuracy"].pivot_table(index="seed", columns="method", values="value")
 
 
-def paper_vs_ours_table1(summary: pd.DataFrame, scale: str) -> pd.DataFrame:
-    """Table 1 as printed, plus our row, plus the OE − MSP effect column per metric."""
+def paper_vs_ours_table1(summary: pd.DataFrame, scale: str, artefact: str = "table1") -> pd.DataFrame:
+    """Table 1 (or Table 9, same layout) as printed, plus our row, plus the OE − MSP effect per metric."""
     from adlib.paper_values import load_values
 
-    paper = load_values("hendrycks2019", "table1")
+    paper = load_values("hendrycks2019", artefact)
     wide = paper.pivot_table(index="d_in", columns=["metric", "method"], values="value", sort=False)
     sub = summary[(summary.detector == "msp") & (summary.ood_set == "Mean")]
     ours = {}
@@ -133,8 +125,9 @@ def paper_vs_ours_table1(summary: pd.DataFrame, scale: str) -> pd.DataFrame:
     return wide.round(1)
 
 
-def table1_claims(summary: pd.DataFrame) -> list[Claim]:
-    """Claims of Table 1 / Table 7 checked on our runs (spec §8.1(d))."""
+def table1_claims(summary: pd.DataFrame, artefact: str = "table1") -> list[Claim]:
+    """Claims of Table 1 / Table 7 (or of Table 9, the same claims on the All-Convolutional
+    Network) checked on our runs (spec §8.1(d))."""
     per_seed = seed_means(summary, "msp")
     claims = []
     for metric, better, text in (("FPR95", "lower", "OE lowers the mean FPR95 of the MSP detector"),
@@ -142,23 +135,24 @@ def table1_claims(summary: pd.DataFrame) -> list[Claim]:
                                  ("AUPR", "higher", "OE raises the mean AUPR of the MSP detector")):
         msp, oe = per_seed[(metric, "baseline")], per_seed[(metric, "oe_tune")]
         ok = (oe < msp) if better == "lower" else (oe > msp)
-        claims.append(Claim("table1", f"{text} (every seed)", bool(ok.all()),
+        claims.append(Claim(artefact, f"{text} (every seed)", bool(ok.all()),
                             f"MSP {fmt_pm(*mean_std(msp))} → +OE {fmt_pm(*mean_std(oe))}; "
                             f"per seed {', '.join(f'{a:.1f}→{b:.1f}' for a, b in zip(msp, oe))}"))
     acc = accuracy_by_seed(summary)
     drop = acc["baseline"] - acc["oe_tune"]
-    claims.append(Claim("table1", "OE fine-tuning costs at most ~1.5 points of test accuracy (seed mean)",
+    claims.append(Claim(artefact, "OE fine-tuning costs at most ~1.5 points of test accuracy (seed mean)",
                         bool(drop.mean() <= 1.5),
                         f"accuracy MSP {fmt_pm(*mean_std(acc['baseline']), 2)} %, +OE "
                         f"{fmt_pm(*mean_std(acc['oe_tune']), 2)} %; drop {drop.mean():.2f} points"))
-    sets = [s for s in summary.ood_set.unique() if s not in ("Mean", "-")]
+    sets = list(summary.attrs["ood_order"])  # the config's order, whether a record is fresh or loaded
     worse = []
     for s in sets:
         m = seed_means(summary, "msp", s)
         if m[("FPR95", "oe_tune")].mean() > m[("FPR95", "baseline")].mean() + 1:
             worse.append(f"{OOD_SET_LABELS.get(s, s)} ({m[('FPR95', 'baseline')].mean():.1f} → "
                          f"{m[('FPR95', 'oe_tune')].mean():.1f})")
-    claims.append(Claim("table7", "Per OOD set, OE does not raise FPR95 by more than 1 point (seed mean)",
+    claims.append(Claim("table7" if artefact == "table1" else artefact,
+                        "Per OOD set, OE does not raise FPR95 by more than 1 point (seed mean)",
                         not worse, "worse on: " + ", ".join(worse) if worse else f"holds on all {len(sets)} sets"))
     return claims
 
@@ -335,10 +329,11 @@ def roc_claims(records: dict[tuple[str, int], RunRecord], ood_sets: Sequence[str
     ]
 
 
-def deviations(scale: str) -> str:
+def deviations(scale: str, architecture: str = "default") -> str:
     """What differs from the paper's protocol at this scale (Markdown)."""
     if scale == "paper":
-        return ("Paper configuration (WRN, the paper's schedules). One deviation: 80 Million Tiny Images was "
+        net = "All-Convolutional Network" if architecture == "allconvnet" else "WRN"
+        return (f"Paper configuration ({net}, the paper's schedules). One deviation: 80 Million Tiny Images was "
                 "withdrawn in 2020, so the OE set is the 300K Random Images subset that the official code "
                 "points to; expect small numeric differences.")
     sizes = ("36,000 training images (6 classes × 6,000)" if scale == "cpu"
@@ -352,8 +347,12 @@ def deviations(scale: str) -> str:
         "to 80 Million Tiny Images: its near-perfect +OE numbers say more about that overlap than about OE.",
         "- Test OOD: unseen footwear classes (Sneaker, Ankle boot), sklearn digits upsampled to 28×28, and the "
         "paper's Gaussian, Bernoulli and Blobs generators; the paper's real OOD sets need downloads.",
-        "- Network: the official code's small MNIST ConvNet, not a WRN; 10 baseline epochs, 5 OE fine-tuning "
-        "epochs (lr 0.01, batch 50 + 100 OE), λ = 0.5; OE from scratch 10 epochs.",
+        ("- Network: a narrow All-Convolutional Network (two 3×3 convolutions per stage at widths 8 and 16 "
+         "instead of three at 96 and 192, then the 3×3/1×1/1×1 head, batch norm and GELU as in App. D); "
+         "5 baseline epochs, 3 OE fine-tuning epochs (lr 0.01, batch 50 + 100 OE), λ = 0.5."
+         if architecture == "allconvnet" else
+         "- Network: the official code's small MNIST ConvNet, not a WRN; 10 baseline epochs, 5 OE fine-tuning "
+         "epochs (lr 0.01, batch 50 + 100 OE), λ = 0.5; OE from scratch 10 epochs."),
         "- Unchanged: the losses, the MSP and −H(U;p) scores, the 1:5 OOD ratio and the 10 OOD re-draws per set; "
         "in addition to the paper, each number is a mean over independently trained seeds.",
     ])
