@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from adlib.papers.registry import RUNNERS, runner_for
 from adlib.results import REPO_ROOT, ResultsStore, config_hash
 from adlib.sweep import execute_run
 
 RESULTS = REPO_ROOT / "results"
 RUN_FILES = sorted(p for p in RESULTS.glob("*/*/*.json") if p.parent.name != "claims")
-RUNNERS = {("hendrycks2019", "vision_oe"): "adlib.papers.hendrycks2019.experiments:run"}
+EXPERIMENTS = sorted({(p.parent.parent.name, p.parent.name) for p in RUN_FILES})
 
 
 def test_results_are_committed():
@@ -30,16 +31,28 @@ def test_result_is_keyed_by_its_config_and_has_provenance(path):
     assert payload["config"]["scale"] in ("cpu", "paper")
 
 
+def test_every_stored_experiment_has_a_registered_runner_that_imports():
+    from adlib.sweep import resolve_runner
+
+    for paper, experiment in EXPERIMENTS:
+        assert callable(resolve_runner(runner_for(paper, experiment)))
+    for paper, experiment in RUNNERS:
+        assert callable(resolve_runner(RUNNERS[(paper, experiment)]))
+
+
 @pytest.mark.slow
-def test_cheapest_committed_cpu_result_recreates_bit_for_bit(tmp_path, monkeypatch):
-    cpu = [p for p in RUN_FILES if json.loads(p.read_text())["config"]["scale"] == "cpu"]
+@pytest.mark.parametrize("experiment", EXPERIMENTS, ids=lambda e: "/".join(e))
+def test_cheapest_committed_cpu_result_of_each_experiment_recreates_bit_for_bit(experiment, tmp_path, monkeypatch):
+    paper, name = experiment
+    cpu = [p for p in RUN_FILES if (p.parent.parent.name, p.parent.name) == experiment
+           and json.loads(p.read_text())["config"]["scale"] == "cpu"]
     assert cpu
     path = min(cpu, key=lambda p: json.loads(p.read_text())["provenance"]["wall_time_s"])
     stored = json.loads(path.read_text())
     cfg = stored["config"]
     monkeypatch.setenv("ADLIB_CHECKPOINTS", str(tmp_path / "ckpt"))  # retrain, do not load a cached model
     monkeypatch.setenv("ADLIB_PROGRESS", "0")
-    record = execute_run(RUNNERS[(cfg["paper"], cfg["experiment"])], cfg, str(tmp_path / "store"))
+    record = execute_run(runner_for(paper, name), cfg, str(tmp_path / "store"))
     assert record.metrics == stored["metrics"]
     original = ResultsStore(RESULTS).get(cfg)
     assert set(original.arrays) == set(record.arrays)

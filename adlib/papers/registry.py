@@ -43,6 +43,27 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
 )
 
 
+RUNNERS: dict[tuple[str, str], str] = {
+    ("hendrycks2019", "vision_oe"): "adlib.papers.hendrycks2019.experiments:run",
+    ("hendrycks2019", "confidence_branch"): "adlib.papers.hendrycks2019.confidence_branch:run",
+    ("hendrycks2019", "gan_oe"): "adlib.papers.hendrycks2019.gan_outliers:run",
+    ("hendrycks2019", "calibration"): "adlib.papers.hendrycks2019.calibration:run",
+    ("hendrycks2019", "nlp_oe"): "adlib.papers.hendrycks2019.text:run_classifier",
+    ("hendrycks2019", "lm_oe"): "adlib.papers.hendrycks2019.text:run_language_model",
+}
+"""(paper, experiment) -> the runner ("module:function") that produces that experiment's stored
+records: what re-creates a stored result from its config alone."""
+
+
+def runner_for(paper: str, experiment: str) -> str:
+    """The runner of a stored experiment; an unknown one is an error listing the known ones."""
+    try:
+        return RUNNERS[(paper, experiment)]
+    except KeyError:
+        known = ", ".join(f"{p}/{e}" for p, e in RUNNERS)
+        raise ValueError(f"no runner registered for {paper}/{experiment}; known: {known}") from None
+
+
 def notebooks_for(paper: str | None = None) -> list[NotebookSpec]:
     return [nb for nb in NOTEBOOKS if paper is None or nb.paper == paper]
 
