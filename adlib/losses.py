@@ -120,3 +120,15 @@ def joint_confidence_generator_loss(d_fake: torch.Tensor, logits_fake: torch.Ten
     (the boundary of the in-distribution, Lee et al. §2.2)."""
     gan = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
     return gan + beta * kl_uniform_to_softmax(logits_fake).mean()
+
+
+def oe_margin_loss(nll_in: torch.Tensor, nll_out: torch.Tensor, num_pixels: int) -> torch.Tensor:
+    """Outlier Exposure for a density model (hendrycks2019 §4.4, Table 5): the margin ranking loss
+
+        L_OE = max{0, num_pixels + nll(x_in) − nll(x_out)}
+
+    per pair (x_in ~ D_in, x_out ~ D_out^OE), with nll in bits summed over the pixels: it asks the
+    outlier's bits per pixel to exceed the inlier's by at least 1. Returns the per-pair losses;
+    the fine-tuning objective is nll(x_in) + λ·L_OE (λ = 1 here, spec §2.7 assumption).
+    """
+    return F.relu(num_pixels + nll_in - nll_out)

@@ -4,7 +4,8 @@ Every model maps a float image batch ``(N, C, H, W)`` to logits ``(N, k)`` and e
 ``features(x)`` returning the penultimate representation, which detectors with a branch
 or a latent distance (ruff2021, singh2021) build on. The confidence-branch variants
 (``*_branch``, :mod:`adlib.models.branch`) return ``(logits, b(x))`` instead. The DCGAN
-generator and discriminator of :mod:`adlib.models.dcgan` (``dcgan*``) are not classifiers.
+generator and discriminator of :mod:`adlib.models.dcgan` (``dcgan*``) and the PixelCNN density
+model of :mod:`adlib.models.pixelcnn` (``pixelcnn_small``) are not classifiers.
 """
 
 from __future__ import annotations
@@ -47,3 +48,4 @@ from adlib.models import allconv as _allconv  # noqa: E402,F401
 from adlib.models import branch as _branch  # noqa: E402,F401
 from adlib.models import gru as _gru  # noqa: E402,F401
 from adlib.models import dcgan as _dcgan  # noqa: E402,F401
+from adlib.models import pixelcnn as _pixelcnn  # noqa: E402,F401

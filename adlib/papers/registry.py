@@ -38,6 +38,8 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                  "Tables 6 and 11: language models with OE"),
     NotebookSpec("hendrycks2019", "confidence_branch", ("table3",), "Table 3: confidence branch and OE"),
     NotebookSpec("hendrycks2019", "gan_outliers", ("table4",), "Table 4: GAN-generated outliers and OE"),
+    NotebookSpec("hendrycks2019", "pixelcnn", ("table5", "figure2"),
+                 "Table 5 and Figure 2: PixelCNN density model with OE"),
     NotebookSpec("hendrycks2019", "calibration", ("table12", "table13", "figure3"),
                  "Tables 12, 13 and Figure 3: calibration"),
 )
@@ -46,6 +48,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
 RUNNERS: dict[tuple[str, str], str] = {
     ("hendrycks2019", "vision_oe"): "adlib.papers.hendrycks2019.experiments:run",
     ("hendrycks2019", "confidence_branch"): "adlib.papers.hendrycks2019.confidence_branch:run",
+    ("hendrycks2019", "pixelcnn"): "adlib.papers.hendrycks2019.pixelcnn:run",
     ("hendrycks2019", "gan_oe"): "adlib.papers.hendrycks2019.gan_outliers:run",
     ("hendrycks2019", "calibration"): "adlib.papers.hendrycks2019.calibration:run",
     ("hendrycks2019", "nlp_oe"): "adlib.papers.hendrycks2019.text:run_classifier",
