@@ -218,14 +218,10 @@ def table3_frame(summary: pd.DataFrame, scale: str) -> pd.DataFrame:
 
 def per_set_table(summary: pd.DataFrame) -> pd.DataFrame:
     """Rows: test-OOD sets then Mean; columns (metric, MSP / Branch / +OE): mean ± std over seeds."""
-    order = [*summary.attrs["ood_order"], "Mean"]
-    table = {(metric, label): {ex.OOD_SET_LABELS.get(o, o): fmt_pm(*mean_std(_column_values(summary, metric, m, d, o)))
-                               for o in order}
-             for metric in METRICS for label, m, d in COLUMNS}
-    df = pd.DataFrame(table)
-    df.index.name = "D_out^test"
-    df.columns = pd.MultiIndex.from_tuples(df.columns, names=["metric", "detector"])
-    return df
+    from adlib.papers.hendrycks2019.report import spread_table
+
+    return spread_table(summary, lambda metric, md, o: _column_values(summary, metric, md[0], md[1], o),
+                        [(label, (m, d)) for label, m, d in COLUMNS], METRICS, column_level="detector")
 
 
 def run_details(records: dict[tuple[str, int], RunRecord]) -> pd.DataFrame:

@@ -283,14 +283,10 @@ def paper_table5() -> pd.DataFrame:
 
 def table5_frame(summary: pd.DataFrame) -> pd.DataFrame:
     """Our Table 5: rows test-OOD sets then Mean, columns (metric, BPP / +OE): mean ± std over seeds."""
-    order = [*summary.attrs["ood_order"], "Mean"]
-    table = {(metric, METHOD_LABELS[m]): {ex.OOD_SET_LABELS.get(o, o): fmt_pm(*mean_std(_values(summary, metric, m, o)))
-                                          for o in order}
-             for metric in METRICS for m in METHODS}
-    df = pd.DataFrame(table)
-    df.index.name = "D_out^test"
-    df.columns = pd.MultiIndex.from_tuples(df.columns, names=["metric", "method"])
-    return df
+    from adlib.papers.hendrycks2019.report import spread_table
+
+    return spread_table(summary, lambda metric, m, o: _values(summary, metric, m, o),
+                        [(METHOD_LABELS[m], m) for m in METHODS], METRICS)
 
 
 def mean_bpp_table(summary: pd.DataFrame) -> pd.DataFrame:

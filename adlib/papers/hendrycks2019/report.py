@@ -5,7 +5,7 @@ All metric values in the frames here are percentages, as in the paper.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -78,22 +78,26 @@ def paper_table(artefact: str, **pivot) -> pd.DataFrame:
     return pivot_values("hendrycks2019", artefact, **pivot)
 
 
+def spread_table(summary: pd.DataFrame, values: Callable[[str, Any, str], Iterable[float]],
+                 columns: Sequence[tuple[str, Any]], metrics: Sequence[str] = METRICS,
+                 column_level: str = "method") -> pd.DataFrame:
+    """Rows: the test-OOD sets (config order) then Mean; columns (metric, label) for each
+    ``(label, key)`` of ``columns``; cells "mean ± std over seeds" of ``values(metric, key, ood_set)``."""
+    order = [*summary.attrs["ood_order"], "Mean"]
+    table = {(metric, label): {OOD_SET_LABELS.get(o, o): fmt_pm(*mean_std(values(metric, key, o))) for o in order}
+             for metric in metrics for label, key in columns}
+    df = pd.DataFrame(table)
+    df.index.name = "D_out^test"
+    df.columns = pd.MultiIndex.from_tuples(df.columns, names=["metric", column_level])
+    return df
+
+
 def seed_table(summary: pd.DataFrame, detector: str, methods: Sequence[str]) -> pd.DataFrame:
     """Rows: OOD sets then Mean; columns: (metric, method) with "mean ± std over seeds"."""
     sub = summary[(summary.detector == detector) & summary.method.isin(methods)]
-    order = [*summary.attrs["ood_order"], "Mean"]
-    table = {}
-    for metric in METRICS:
-        for method in methods:
-            col = {}
-            for ood_set in order:
-                vals = sub[(sub.metric == metric) & (sub.method == method) & (sub.ood_set == ood_set)].value
-                col[OOD_SET_LABELS.get(ood_set, ood_set)] = fmt_pm(*mean_std(vals))
-            table[(metric, METHOD_LABELS[method])] = col
-    df = pd.DataFrame(table)
-    df.index.name = "D_out^test"
-    df.columns = pd.MultiIndex.from_tuples(df.columns, names=["metric", "method"])
-    return df
+    return spread_table(summary, lambda metric, method, o: sub[(sub.metric == metric) & (sub.method == method)
+                                                               & (sub.ood_set == o)].value,
+                        [(METHOD_LABELS[m], m) for m in methods])
 
 
 def seed_means(summary: pd.DataFrame, detector: str, ood_set: str = "Mean") -> pd.DataFrame:
