@@ -14,7 +14,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from adlib.losses import uniform_cross_entropy
+from adlib.losses import radial_h, uniform_cross_entropy
 
 
 class Detector(ABC):
@@ -76,18 +76,73 @@ def split_branch_outputs(outputs: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     return outputs[:, :-1].float(), outputs[:, -1].float()
 
 
+class RadialScore(Detector):
+    """The Hypersphere Classifier's score (ruff2021 §3): s(x) = h(φ(x)).
+
+    The paper writes s(x) = ‖φ(x)‖²; for h ∈ {‖z‖₂, ‖z‖₂², pseudo-Huber} h is a monotone
+    function of ‖z‖₂, so the ranking (and AUC) is the same. For h = ‖z‖₁ this ranks by ‖z‖₁,
+    the quantity the ℓ1 HSC was trained on (spec §2.6, Table 3).
+    """
+
+    name = "radial"
+
+    def __init__(self, h: str = "pseudo_huber") -> None:
+        self.h = h
+
+    def score_outputs(self, outputs: torch.Tensor) -> torch.Tensor:
+        return radial_h(outputs, self.h)
+
+
+class SquaredNorm(Detector):
+    """Deep SAD's score with centre c = 0 (ruff2021): s(x) = ‖φ(x)‖²."""
+
+    name = "squared_norm"
+
+    def score_outputs(self, outputs: torch.Tensor) -> torch.Tensor:
+        return (outputs.float().flatten(1) ** 2).sum(dim=1)
+
+
+class CenterDistance(Detector):
+    """One-class Deep SVDD's score (Ruff et al. 2018; ruff2021 Eq. (1)): s(x) = ‖φ(x) − c‖²."""
+
+    name = "center_distance"
+
+    def __init__(self, center: torch.Tensor | None = None) -> None:
+        if center is None:
+            raise ValueError("center_distance needs the hypersphere centre c (a tensor of the feature size)")
+        self.center = center.float()
+
+    def score_outputs(self, outputs: torch.Tensor) -> torch.Tensor:
+        return ((outputs.float().flatten(1) - self.center.to(outputs.device)) ** 2).sum(dim=1)
+
+
+class OutlierLogit(Detector):
+    """A binary nominal-vs-outlier classifier's logit (ruff2021 BCE and Focal classifiers,
+    trained with target 1 = outlier): s(x) = wᵀφ(x) + b, a monotone map of P(outlier | x)."""
+
+    name = "outlier_logit"
+
+    def score_outputs(self, outputs: torch.Tensor) -> torch.Tensor:
+        return outputs.float().flatten()
+
+
 DETECTORS: dict[str, type[Detector]] = {
     MaxSoftmax.name: MaxSoftmax,
     NegUniformCrossEntropy.name: NegUniformCrossEntropy,
     ConfidenceBranch.name: ConfidenceBranch,
+    RadialScore.name: RadialScore,
+    SquaredNorm.name: SquaredNorm,
+    CenterDistance.name: CenterDistance,
+    OutlierLogit.name: OutlierLogit,
 }
 
 
-def get_detector(name: str) -> Detector:
-    """Instantiate a detector by name; an unknown name lists the valid ones."""
+def get_detector(name: str, **kwargs) -> Detector:
+    """Instantiate a detector by name (``kwargs`` go to its constructor, e.g. ``h`` of
+    ``radial``); an unknown name lists the valid ones."""
     if name not in DETECTORS:
         raise ValueError(f"unknown detector {name!r}; valid detectors: {', '.join(sorted(DETECTORS))}")
-    return DETECTORS[name]()
+    return DETECTORS[name](**kwargs)
 
 
 @torch.inference_mode()

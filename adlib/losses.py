@@ -132,3 +132,84 @@ def oe_margin_loss(nll_in: torch.Tensor, nll_out: torch.Tensor, num_pixels: int)
     the fine-tuning objective is nll(x_in) + λ·L_OE (λ = 1 here, spec §2.7 assumption).
     """
     return F.relu(num_pixels + nll_in - nll_out)
+
+
+# ---------------------------------------------------------------------------------------------
+# ruff2021: one-class objectives on a feature map z = φ(x); OE rows are the anomalies
+
+
+RADIAL_FUNCTIONS: tuple[str, ...] = ("l1", "l2", "l2_squared", "pseudo_huber")
+"""The h(z) of ruff2021's radial function l(z) = exp(−h(z)) (App. D, Table 3)."""
+
+
+def radial_h(z: torch.Tensor, kind: str = "pseudo_huber") -> torch.Tensor:
+    """h(z) per sample for ``z`` of shape (N, r) (ruff2021 §3 and App. D):
+
+    ``l1``: ‖z‖₁, ``l2``: ‖z‖₂, ``l2_squared``: ‖z‖₂², ``pseudo_huber`` (the paper's default):
+    sqrt(‖z‖₂² + 1) − 1, quadratic near 0 and linear far out.
+    """
+    z = z.float().flatten(1)
+    sq = (z * z).sum(dim=1)
+    if kind == "pseudo_huber":
+        return torch.sqrt(sq + 1) - 1
+    if kind == "l2_squared":
+        return sq
+    if kind == "l2":
+        return torch.sqrt(sq + 1e-12)  # the tiny offset keeps the gradient finite at z = 0
+    if kind == "l1":
+        return z.abs().sum(dim=1)
+    raise ValueError(f"unknown radial function h {kind!r}; valid: {', '.join(RADIAL_FUNCTIONS)}")
+
+
+def hypersphere_classifier_loss(z: torch.Tensor, is_outlier: torch.Tensor, h: str = "pseudo_huber") -> torch.Tensor:
+    """The Hypersphere Classifier (HSC) objective of ruff2021, Eq. (2) with l(z) = exp(−h(z)):
+
+        (1/n) Σ_i  y_i h(φ(x_i)) − (1 − y_i) log(1 − exp(−h(φ(x_i)))),
+
+    y = 1 nominal, y = 0 outlier (``is_outlier`` True). The outlier term is computed as
+    −log(−expm1(−h)), exact where 1 − exp(−h) would round to 0. With no outliers and
+    h = ‖z‖² it is Deep SVDD with centre c = 0 (:func:`deep_svdd_loss`).
+    """
+    hz = radial_h(z, h)
+    out = is_outlier.to(torch.bool)
+    outlier_term = -torch.log(-torch.expm1(-hz.clamp_min(1e-12)))
+    return torch.where(out, outlier_term, hz).mean()
+
+
+def deep_sad_loss(z: torch.Tensor, is_outlier: torch.Tensor, eps: float = 1e-9) -> torch.Tensor:
+    """Deep SAD (Ruff et al. 2020) as ruff2021 runs it: centre c = 0, η = 1,
+
+        (1/n) Σ_i [ ‖φ(x_i)‖² if nominal else (‖φ(x_i)‖² + ε)⁻¹ ],
+
+    i.e. the labelled anomalies' inverse distance (ỹ = −1 in the exponent); ε = 1e-9 as in the
+    authors' code. Weight decay is the optimiser's.
+    """
+    sq = (z.float().flatten(1) ** 2).sum(dim=1)
+    return torch.where(is_outlier.to(torch.bool), 1.0 / (sq + eps), sq).mean()
+
+
+def deep_svdd_loss(z: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
+    """One-class Deep SVDD (Ruff et al. 2018; ruff2021 Eq. (1)): (1/n) Σ_i ‖φ(x_i) − c‖²."""
+    return ((z.float().flatten(1) - center.to(z.device).float()) ** 2).sum(dim=1).mean()
+
+
+def binary_outlier_loss(logits: torch.Tensor, is_outlier: torch.Tensor) -> torch.Tensor:
+    """The supervised-OE BCE classifier of ruff2021 (Eq. (2) with l = σ(wᵀz + b)): binary
+    cross-entropy on one logit per sample, target 1 = outlier (the authors' code convention;
+    the paper writes y = 1 for nominal, which is the same loss with the logit negated)."""
+    return F.binary_cross_entropy_with_logits(logits.float().flatten(), is_outlier.float().flatten())
+
+
+def focal_outlier_loss(logits: torch.Tensor, is_outlier: torch.Tensor, gamma: float = 2.0,
+                       alpha: float = 0.5) -> torch.Tensor:
+    """Focal loss (Lin et al. 2017) of the supervised-OE classifier (ruff2021 §3, App. E):
+
+        FL(p_t) = −α_t (1 − p_t)^γ log p_t,  p_t = p if outlier else 1 − p,  p = σ(logit),
+
+    with α_t = α for both classes (the paper's α = 0.5 for balanced batches, γ = 2). γ = 0 gives
+    α · :func:`binary_outlier_loss`.
+    """
+    bce = F.binary_cross_entropy_with_logits(logits.float().flatten(), is_outlier.float().flatten(),
+                                             reduction="none")
+    p_t = torch.exp(-bce)
+    return (alpha * (1 - p_t) ** gamma * bce).mean()

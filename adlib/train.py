@@ -13,7 +13,7 @@ import random
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -60,7 +60,8 @@ class ImagePipeline:
     """Turns a uint8 image batch (N, C, H, W) on the device into model input, batched.
 
     ``mean``/``std`` (in [0, 1] units) standardise per channel; ``crop_padding`` > 0 applies
-    a random crop with zero padding and ``hflip`` a random horizontal flip (training only),
+    a random crop with zero padding, ``hflip`` a random horizontal flip and ``pixel_noise``
+    additive Gaussian noise of that std (all three in training only),
     the CIFAR augmentation of hendrycks2019, done on tensors rather than PIL images.
     Float batches are taken to be in the model's input space already (the synthetic OOD
     sets are generated there, spec §6.3) and pass through unchanged.
@@ -70,6 +71,7 @@ class ImagePipeline:
     std: tuple[float, ...] | None = None
     crop_padding: int = 0
     hflip: bool = False
+    pixel_noise: float = 0.0  # std of Gaussian pixel noise added in training (ruff2021 App. F)
 
     def __call__(self, batch: torch.Tensor, *, train: bool = False,
                  generator: torch.Generator | None = None) -> torch.Tensor:
@@ -80,6 +82,8 @@ class ImagePipeline:
             x = x.unsqueeze(1)
         if train and (self.crop_padding or self.hflip):
             x = self._augment(x, generator)
+        if train and self.pixel_noise:
+            x = x + self.pixel_noise * torch.randn(x.shape, generator=generator).to(x.device)
         if self.mean is not None and self.std is not None:
             mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
             std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
@@ -112,6 +116,11 @@ class TrainSpec:
     ``lr * min_lr_ratio`` (the OE code's ``cosine_annealing``). With ``oe_batch_size`` > 0
     every step concatenates ``batch_size`` in-distribution and ``oe_batch_size`` outlier
     images in ONE forward pass (it matters for BatchNorm) and adds ``oe_weight`` · H(U; p).
+
+    ``optimizer="adam"`` uses Adam (``weight_decay`` as Adam's L2 term) instead; with
+    ``lr_milestones`` (epochs) the learning rate is multiplied by 0.1 at each milestone
+    (MultiStepLR) instead of the cosine; ``drop_last`` drops an epoch's incomplete last batch
+    (ruff2021's recipe: Adam, milestones, 128 + 128 balanced batches, drop_last).
     """
 
     epochs: int = 10
@@ -124,9 +133,31 @@ class TrainSpec:
     oe_batch_size: int = 0
     oe_weight: float = 0.5
     amp: bool = True  # bfloat16 autocast, used on CUDA only
+    optimizer: str = "sgd"  # sgd | adam
+    lr_milestones: tuple[int, ...] | None = None  # epochs; None: per-step cosine
+    drop_last: bool = False
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+        if self.lr_milestones is not None:
+            object.__setattr__(self, "lr_milestones", tuple(int(m) for m in self.lr_milestones))
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The spec as plain JSON-able data. Fields added after results were first stored
+        (:data:`LATER_FIELDS`) are left out while at their defaults, so the stored configs of
+        runs that do not use them keep their hashes."""
+        out = asdict(self)
+        for name, default in LATER_FIELDS.items():
+            if out[name] == default:
+                del out[name]
+        if out.get("lr_milestones") is not None:
+            out["lr_milestones"] = list(out["lr_milestones"])
+        return out
+
+
+OPTIMIZERS = ("sgd", "adam")
+LATER_FIELDS: dict[str, Any] = {"optimizer": "sgd", "lr_milestones": None, "drop_last": False}
 
 
 class TrainObjective:
@@ -199,6 +230,19 @@ class ConfidenceBranchObjective(TrainObjective):
 
     def load_state_dict(self, state: dict[str, float]) -> None:
         self.lmbda = float(state["lmbda"])
+
+
+class NominalVsOutlierObjective(TrainObjective):
+    """A one-class objective on ``[nominal ; OE]`` rows (ruff2021's HSC, Deep SAD, BCE, Focal,
+    and Deep SVDD with no OE rows): ``loss_fn(outputs, is_outlier)`` with ``is_outlier`` True
+    on the OE rows. Class labels are not used (the nominal rows are one class)."""
+
+    def __init__(self, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+        self.loss_fn = loss_fn
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor, n_in: int) -> torch.Tensor:
+        is_outlier = torch.arange(len(outputs), device=outputs.device) >= n_in
+        return self.loss_fn(outputs, is_outlier)
 
 
 @dataclass
@@ -283,16 +327,29 @@ def train_classifier(
     x_all = images.to(device)
     y_all = labels.to(device)
     x_oe = oe_images.to(device) if spec.oe_batch_size > 0 else None
-    steps_per_epoch = math.ceil(len(x_all) / spec.batch_size)
+    if spec.drop_last:
+        steps_per_epoch = len(x_all) // spec.batch_size
+        if steps_per_epoch == 0:
+            raise ValueError(f"drop_last with {len(x_all)} training images < batch_size {spec.batch_size}: "
+                             "no complete batch; lower batch_size or use more images")
+    else:
+        steps_per_epoch = math.ceil(len(x_all) / spec.batch_size)
     total_steps = max(1, spec.epochs * steps_per_epoch)
 
-    optimizer = torch.optim.SGD(model.parameters(), lr=spec.lr, momentum=spec.momentum,
-                                nesterov=spec.nesterov, weight_decay=spec.weight_decay)
+    if spec.optimizer == "adam":
+        optimizer: torch.optim.Optimizer = torch.optim.Adam(model.parameters(), lr=spec.lr,
+                                                            weight_decay=spec.weight_decay)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=spec.lr, momentum=spec.momentum,
+                                    nesterov=spec.nesterov, weight_decay=spec.weight_decay)
 
     def cosine(step: int) -> float:
         return spec.min_lr_ratio + (1 - spec.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * step / total_steps))
 
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine)
+    def multistep(step: int) -> float:  # MultiStepLR(gamma=0.1) on epoch milestones, stepped per batch
+        return 0.1 ** sum(step >= m * steps_per_epoch for m in spec.lr_milestones or ())
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine if spec.lr_milestones is None else multistep)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     history = TrainHistory()

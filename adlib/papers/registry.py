@@ -53,6 +53,7 @@ RUNNERS: dict[tuple[str, str], str] = {
     ("hendrycks2019", "calibration"): "adlib.papers.hendrycks2019.calibration:run",
     ("hendrycks2019", "nlp_oe"): "adlib.papers.hendrycks2019.text:run_classifier",
     ("hendrycks2019", "lm_oe"): "adlib.papers.hendrycks2019.text:run_language_model",
+    ("ruff2021", "oe_one_vs_rest"): "adlib.papers.ruff2021.experiments:run",
 }
 """(paper, experiment) -> the runner ("module:function") that produces that experiment's stored
 records: what re-creates a stored result from its config alone."""
