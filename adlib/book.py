@@ -156,6 +156,8 @@ def status_matrix(scale_order: tuple[str, ...] = ("paper", "cpu", "smoke")) -> p
                                 checked += 1
                                 held += bool(c["held"])
                     break
+            if reached is None and nb is not None and nb.not_runnable:
+                reached = f"paper values only ({nb.not_runnable})"
             rows.append({
                 "paper": paper, "artefact": _artefact_title(art), "kind": art["kind"],
                 "page": f"{paper}/{nb.name}" if nb else f"{paper}/index",

@@ -8,6 +8,7 @@ import hashlib
 import io
 import pickle
 import tarfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -132,6 +133,70 @@ def test_idx_raw_gz_and_corrupt(tmp_path):
     bad.write_bytes(b"\x89PNG" + b"\0" * 20)
     with pytest.raises(ValueError, match="not an IDX file"):
         im.read_idx(bad)
+
+
+def _emnist_zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, content in members.items():
+            zf.writestr(name, content)
+    return buf.getvalue()
+
+
+def test_emnist_letters_from_the_verified_zip_shift_and_transpose(data_env):
+    manifests, data = data_env
+    rng = np.random.default_rng(0)
+    raw = {"train": rng.integers(0, 256, size=(6, 28, 28), dtype=np.uint8),
+           "test": rng.integers(0, 256, size=(3, 28, 28), dtype=np.uint8)}
+    file_labels = {"train": np.array([1, 26, 5, 1, 13, 2], dtype=np.uint8),
+                   "test": np.array([26, 3, 1], dtype=np.uint8)}
+    members = {}
+    for split in ("train", "test"):
+        members[f"gzip/emnist-letters-{split}-images-idx3-ubyte.gz"] = gzip.compress(_idx(raw[split]))
+        members[f"gzip/emnist-letters-{split}-labels-idx1-ubyte.gz"] = gzip.compress(_idx(file_labels[split]))
+    # another EMNIST split in the same zip must not be picked up
+    members["gzip/emnist-digits-train-images-idx3-ubyte.gz"] = gzip.compress(_idx(raw["test"]))
+    archive = _emnist_zip(members)
+    _write_manifest(manifests, "emnist", {"gzip.zip": archive}, unpack="zip")
+    (data / "emnist").mkdir()
+    (data / "emnist" / "gzip.zip").write_bytes(archive)
+
+    x, y = im.load_images("emnist_letters", "train")
+    assert x.shape == (6, 28, 28) and x.dtype == torch.uint8 and y.dtype == torch.int64
+    assert y.tolist() == [0, 25, 4, 0, 12, 1]  # the files' 1..26 shifted to 0..25
+    # default: transposed to MNIST orientation, image[n, h, w] == file[n, w, h]
+    assert np.array_equal(x.numpy(), raw["train"].transpose(0, 2, 1)) and x.is_contiguous()
+    assert x[2, 3, 17].item() == raw["train"][2, 17, 3]
+    # transpose=False: the files' orientation, as the ruff2021 code uses them
+    xf, yf = im.load_emnist_letters("train", transpose=False)
+    assert np.array_equal(xf.numpy(), raw["train"]) and torch.equal(yf, y)
+    xt, yt = im.load_emnist_letters("test")
+    assert np.array_equal(xt.numpy(), raw["test"].transpose(0, 2, 1)) and yt.tolist() == [25, 2, 0]
+    assert (data / "emnist" / "gzip" / "emnist-letters-test-labels-idx1-ubyte.gz").is_file()  # unpacked once
+
+    # root=: the unpacked directory (files under gzip/) or the gzip/ folder itself, not verified
+    im.clear_cache()
+    xr, yr = im.load_emnist_letters("test", root=data / "emnist")
+    assert torch.equal(xr, xt) and torch.equal(yr, yt)
+    xr, _ = im.load_emnist_letters("test", root=data / "emnist" / "gzip", transpose=False)
+    assert np.array_equal(xr.numpy(), raw["test"])
+    with pytest.raises(ValueError, match="split"):
+        im.load_emnist_letters("valid")
+
+    # Labels outside 1..26 (e.g. a 0-based file) are an error, not a silent shift to -1.
+    bad = data / "bad"
+    bad.mkdir()
+    (bad / "emnist-letters-train-images-idx3-ubyte").write_bytes(_idx(raw["test"]))
+    (bad / "emnist-letters-train-labels-idx1-ubyte").write_bytes(_idx(np.array([0, 1, 2], dtype=np.uint8)))
+    with pytest.raises(ValueError, match="1..26"):
+        im.load_emnist_letters("train", root=bad)
+
+    # A tampered zip no longer verifies: the default path refuses it.
+    im.clear_cache()
+    m.clear_verification_cache()
+    (data / "emnist" / "gzip.zip").write_bytes(archive[:-10] + b"0" * 10)
+    with pytest.raises(m.DatasetMissingError, match="python -m adlib.data fetch emnist"):
+        im.load_emnist_letters("train")
 
 
 # ---------------------------------------------------------------------------------------------

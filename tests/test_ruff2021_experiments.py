@@ -111,3 +111,25 @@ def test_smoke_run_of_each_method(method, tmp_path, monkeypatch):
     assert (metrics["n_oe"] == 0) == (method == "deep_svdd")
     again, arrays2 = run(cfg)  # resumes from the finished checkpoint: identical scores
     assert np.array_equal(arrays["test_scores"], arrays2["test_scores"])
+
+
+def test_paper_scale_configs_name_the_papers_setup_and_missing_data(monkeypatch, tmp_path):
+    from adlib.data.manifests import DatasetMissingError
+    from adlib.papers.ruff2021.experiments import check_data_present
+
+    cifar = run_config("paper", "bce", 3, 0, protocol="cifar10_cifar100_oe", augment=True)
+    assert cifar["model"] == {"name": "cifar10_lenet", "rep_dim": 256, "logit_head": True}
+    assert cifar["train"]["epochs"] == 200 and cifar["train"]["lr_milestones"] == [100, 150]
+    assert cifar["data"]["n_nominal"] is None and cifar["data"]["test_subset"] is None
+    mnist = run_config("paper", "hsc", 3, 0, protocol="mnist_emnist_oe")
+    assert mnist["train"]["epochs"] == 150 and mnist["model"]["name"] == "mnist_lenet"
+    assert len(grids.table1_configs("paper", [0])) == 50
+    assert {c["model"]["name"] for c in grids.diversity_configs("paper", [0], protocol="mnist_emnist_oe")} == {"mnist_lenet"}
+    monkeypatch.setenv("ADLIB_DATA", str(tmp_path))
+    with pytest.raises(DatasetMissingError, match="fetch"):
+        check_data_present(cifar["data"])
+    imagenet = run_config("paper", "bce", 29, 0, protocol="imagenet30_22k_oe")
+    assert imagenet["model"]["name"] == "imagenet_resnet18_cbam"
+    with pytest.raises(NotImplementedError, match="ImageNet-22K"):
+        check_data_present(imagenet["data"])
+    create_model(**{k: v for k, v in imagenet["model"].items()})  # the configured network builds

@@ -38,6 +38,10 @@ _MNIST_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
+_EMNIST_LETTERS_FILES = {
+    split: (f"emnist-letters-{split}-images-idx3-ubyte.gz", f"emnist-letters-{split}-labels-idx1-ubyte.gz")
+    for split in ("train", "test")
+}
 
 
 def _check_split(split: str, allowed: Sequence[str]) -> None:
@@ -51,7 +55,7 @@ def _stat_key(path: Path) -> tuple[str, int, int]:
 
 
 # --------------------------------------------------------------------------------------------
-# IDX (MNIST, Fashion-MNIST)
+# IDX (MNIST, Fashion-MNIST, EMNIST)
 # --------------------------------------------------------------------------------------------
 
 
@@ -74,13 +78,16 @@ def read_idx(path: PathLike) -> np.ndarray:
     return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
 
-def _find_in_root(root: PathLike, filename: str) -> Path:
-    """``root/filename`` or its uncompressed twin (``.gz`` removed)."""
+def _find_in_root(root: PathLike, filename: str, folder: str = "") -> Path:
+    """``root/filename`` or its uncompressed twin (``.gz`` removed); with ``folder``, also looked
+    for in ``root/folder`` (an archive's top-level directory, e.g. EMNIST's ``gzip/``)."""
     root = Path(root)
-    for name in (filename, filename.removesuffix(".gz")):
-        if (root / name).is_file():
-            return root / name
-    raise FileNotFoundError(f"neither {filename} nor {filename.removesuffix('.gz')} is in {root}")
+    for directory in (root, root / folder) if folder else (root,):
+        for name in (filename, filename.removesuffix(".gz")):
+            if (directory / name).is_file():
+                return directory / name
+    where = f"{root} or {root / folder}" if folder else str(root)
+    raise FileNotFoundError(f"neither {filename} nor {filename.removesuffix('.gz')} is in {where}")
 
 
 @functools.lru_cache(maxsize=16)
@@ -94,13 +101,22 @@ def _idx_pair_cached(images_key: tuple[str, int, int], labels_key: tuple[str, in
     return torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64))
 
 
+def _idx_paths(dataset: str, names: Sequence[str], root: PathLike | None, archive: str | None = None,
+               folder: str = "") -> list[Path]:
+    """The IDX files ``names`` of ``dataset``: from ``root`` (directly or in ``root/folder``; not
+    verified), else each verified through the manifest, or, where the manifest lists one
+    ``archive`` holding them, inside that verified archive once unpacked (under ``folder``)."""
+    if root is not None:
+        return [_find_in_root(root, name, folder) for name in names]
+    if archive is None:
+        return [locate_file(dataset, name) for name in names]
+    directory = ensure_unpacked(dataset, archive)
+    return [_find_in_root(directory, name, folder) for name in names]
+
+
 def _load_idx_dataset(dataset: str, split: str, root: PathLike | None) -> tuple[torch.Tensor, torch.Tensor]:
     _check_split(split, ("train", "test"))
-    images_name, labels_name = _MNIST_FILES[split]
-    if root is None:
-        images_path, labels_path = locate_file(dataset, images_name), locate_file(dataset, labels_name)
-    else:
-        images_path, labels_path = _find_in_root(root, images_name), _find_in_root(root, labels_name)
+    images_path, labels_path = _idx_paths(dataset, _MNIST_FILES[split], root)
     return _idx_pair_cached(_stat_key(images_path), _stat_key(labels_path))
 
 
@@ -116,6 +132,44 @@ def load_fashion_mnist(split: Split, root: PathLike | None = None) -> tuple[torc
 def load_mnist(split: Split, root: PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """MNIST ``split``: uint8 images ``(N, 28, 28)`` and int64 labels ``(N,)`` (60,000 / 10,000)."""
     return _load_idx_dataset("mnist", split, root)
+
+
+@functools.lru_cache(maxsize=4)
+def _emnist_letters_cached(images_key: tuple[str, int, int], labels_key: tuple[str, int, int],
+                           transpose: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    # the uncached reader: only the shifted (and possibly transposed) result is kept in memory
+    images, labels = _idx_pair_cached.__wrapped__(images_key, labels_key)
+    if labels.numel() and (int(labels.min()) < 1 or int(labels.max()) > 26):
+        raise ValueError(f"{labels_key[0]}: EMNIST-Letters labels must be 1..26, got "
+                         f"{int(labels.min())}..{int(labels.max())}")
+    if transpose:
+        images = images.transpose(1, 2).contiguous()
+    return images, labels - 1
+
+
+def load_emnist_letters(split: Split, root: PathLike | None = None,
+                        transpose: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """EMNIST-Letters ``split``: uint8 images ``(N, 28, 28)`` and int64 labels 0-25 (a = 0 ... z = 25).
+
+    124,800 train / 20,800 test images, 26 balanced classes (upper- and lower-case letters merged).
+    The IDX files number the letters 1-26; **1 is subtracted** so that labels start at 0 like every
+    other loader's. ruff2021 uses the train split as Outlier Exposure for MNIST.
+
+    The EMNIST files store every image transposed (mirrored across its main diagonal) relative to
+    MNIST. ``transpose=True`` (the default) swaps height and width back, so letters stand upright
+    in MNIST orientation. The ruff2021 code reads the files through torchvision's ``EMNIST``
+    without transposing them back, so its OE letters are transposed: the paper-scale configuration
+    passes ``transpose=False`` to match the authors.
+
+    Reads ``gzip/emnist-letters-{train,test}-{images-idx3,labels-idx1}-ubyte.gz`` from the verified
+    ``gzip.zip`` of the ``emnist`` manifest (unpacked beside it on first use), or from ``root``: a
+    directory holding those files (``.gz`` or uncompressed) directly or in a ``gzip/`` sub-folder
+    (not verified).
+    """
+    _check_split(split, ("train", "test"))
+    images_path, labels_path = _idx_paths("emnist", _EMNIST_LETTERS_FILES[split], root, archive="gzip.zip",
+                                          folder="gzip")
+    return _emnist_letters_cached(_stat_key(images_path), _stat_key(labels_path), bool(transpose))
 
 
 # --------------------------------------------------------------------------------------------
@@ -390,6 +444,7 @@ def _digits(split: str = "all") -> tuple[torch.Tensor, torch.Tensor]:
 IMAGE_LOADERS: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor]]] = {
     "fashion_mnist": load_fashion_mnist,
     "mnist": load_mnist,
+    "emnist_letters": load_emnist_letters,
     "digits_28": _digits,
     "cifar10": load_cifar10,
     "cifar100": load_cifar100,
@@ -414,8 +469,8 @@ def load_images(name: str, split: str, **kwargs: object) -> tuple[torch.Tensor, 
 
 def clear_cache() -> None:
     """Drop every decoded dataset held in memory."""
-    for fn in (_idx_pair_cached, _cifar_cached, _svhn_cached, _svhn_concat_cached, _image_folder_cached,
-               _random_300k_cached, load_digits_28):
+    for fn in (_idx_pair_cached, _emnist_letters_cached, _cifar_cached, _svhn_cached, _svhn_concat_cached,
+               _image_folder_cached, _random_300k_cached, load_digits_28):
         fn.cache_clear()
 
 
@@ -425,6 +480,7 @@ __all__ = [
     "load_cifar10",
     "load_cifar100",
     "load_digits_28",
+    "load_emnist_letters",
     "load_fashion_mnist",
     "load_image_folder",
     "load_images",

@@ -19,6 +19,8 @@ class NotebookSpec:
     name: str
     artefacts: tuple[str, ...]
     title: str
+    not_runnable: str | None = None
+    """Why the notebook shows only the paper's values (the status matrix says so), or None."""
 
     @property
     def path(self) -> Path:
@@ -42,6 +44,18 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                  "Table 5 and Figure 2: PixelCNN density model with OE"),
     NotebookSpec("hendrycks2019", "calibration", ("table12", "table13", "figure3"),
                  "Tables 12, 13 and Figure 3: calibration"),
+    NotebookSpec("ruff2021", "figure1", ("figure1",), "Figure 1: BCE vs HSC decision regions on 2-D toy data"),
+    NotebookSpec("ruff2021", "table1", ("table1", "table4", "table5"),
+                 "Tables 1, 4 and 5: unsupervised vs supervised OE, one vs rest"),
+    NotebookSpec("ruff2021", "table2", ("table2", "table6", "figure9", "figure10"),
+                 "Table 2, Table 6, Figures 9 and 10: ImageNet-30 (paper values only)",
+                 not_runnable="needs ImageNet-30 and the 14 M-image ImageNet-22K OE set; paper values only"),
+    NotebookSpec("ruff2021", "table3", ("table3",), "Table 3: the HSC's radial function and augmentation"),
+    NotebookSpec("ruff2021", "figure2", ("figure2", "figure8"), "Figures 2 and 8: AUC against the number of OE samples"),
+    NotebookSpec("ruff2021", "blur", ("figure3", "figure5", "figure6"), "Figures 3, 5 and 6: blurred OE"),
+    NotebookSpec("ruff2021", "diversity", ("figure4", "figure11", "figure12"),
+                 "Figures 4, 11 and 12: OE diversity"),
+    NotebookSpec("ruff2021", "figure7", ("figure7",), "Figure 7: the Focal loss against γ"),
 )
 
 
@@ -54,6 +68,7 @@ RUNNERS: dict[tuple[str, str], str] = {
     ("hendrycks2019", "nlp_oe"): "adlib.papers.hendrycks2019.text:run_classifier",
     ("hendrycks2019", "lm_oe"): "adlib.papers.hendrycks2019.text:run_language_model",
     ("ruff2021", "oe_one_vs_rest"): "adlib.papers.ruff2021.experiments:run",
+    ("ruff2021", "toy2d"): "adlib.papers.ruff2021.toy:run",
 }
 """(paper, experiment) -> the runner ("module:function") that produces that experiment's stored
 records: what re-creates a stored result from its config alone."""

@@ -62,6 +62,9 @@ FMNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal
                   "Ankle boot")
 CIFAR10_CLASSES = ("Airplane", "Automobile", "Bird", "Cat", "Deer", "Dog", "Frog", "Horse", "Ship", "Truck")
 OE_POOL_SIZE = 4
+OE_CLASSES = {"fmnist_heldout_oe": OE_POOL_SIZE, "fmnist_digits_oe": 10, "cifar10_cifar100_oe": 100,
+              "mnist_emnist_oe": 26, "imagenet30_22k_oe": 21_841}
+"""How many classes each protocol's OE set has (the most ``oe_k`` can ask for)."""
 PROTOCOL_SEED = 20210
 """Seeds the per-class P1 split (OE pool vs test anomalies) and the nominal training subset, so
 that every method and every run seed of a class sees the same data (the run seed draws the OE
@@ -155,7 +158,7 @@ def run_config(scale: str, method: str, nominal_class: int, seed: int, *, protoc
     nominal_class = _check_class(nominal_class, n_classes(protocol))
     if oe_size is not None and (isinstance(oe_size, bool) or int(oe_size) < 1):
         raise ValueError(f"oe_size must be a positive number of OE images or None (all); got {oe_size!r}")
-    max_k = OE_POOL_SIZE if protocol == "fmnist_heldout_oe" else 10
+    max_k = OE_CLASSES[protocol]
     if oe_k is not None and not 1 <= int(oe_k) <= max_k:
         raise ValueError(f"oe_k must be between 1 and {max_k} OE classes for {protocol} (or None: all); got {oe_k!r}")
     if blur_sigma < 0:

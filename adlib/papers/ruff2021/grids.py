@@ -42,6 +42,12 @@ def classes_for(scale: str, artefact: str) -> tuple[int, ...]:
     return SWEEP_CLASSES_CPU
 
 
+def low_dim_protocol(scale: str) -> str:
+    """The low-dimensional-regime protocol (Figures 4(a), 5): MNIST with EMNIST-Letters OE at
+    ``paper`` scale, Fashion-MNIST with the digits as OE (P2) at the reduced scales."""
+    return "mnist_emnist_oe" if check_scale(scale) == "paper" else "fmnist_digits_oe"
+
+
 def _grid(scale: str, seeds: Sequence[int], artefact: str, make: Callable[[int, int], list[Config]]) -> list[Config]:
     return [cfg for c in classes_for(scale, artefact) for s in seeds for cfg in make(c, s)]
 
