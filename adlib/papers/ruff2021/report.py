@@ -230,6 +230,8 @@ def plot_curves(df: pd.DataFrame, x: str, *, xlabel: str, title: str, methods: S
             ax.axhline(baseline, ls="--", color=METHOD_COLORS["deep_svdd"], label=METHOD_LABELS["deep_svdd"])
         if log2:
             ax.set_xscale("log", base=2)
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, min(high, 101))  # AUC ≤ 100: error bars past it carry no information
         ax.set_title(name, fontsize=9)
         ax.grid(alpha=0.3)
     for ax, _, _ in panels:
