@@ -49,7 +49,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                  "Tables 1, 4 and 5: unsupervised vs supervised OE, one vs rest"),
     NotebookSpec("ruff2021", "table2", ("table2", "table6", "figure9", "figure10"),
                  "Table 2, Table 6, Figures 9 and 10: ImageNet-30 (paper values only)",
-                 not_runnable="needs ImageNet-30 and the 14 M-image ImageNet-22K OE set; paper values only"),
+                 not_runnable="needs ImageNet-30 and the 14 M-image ImageNet-22K OE set"),
     NotebookSpec("ruff2021", "table3", ("table3",), "Table 3: the HSC's radial function and augmentation"),
     NotebookSpec("ruff2021", "figure2", ("figure2", "figure8"), "Figures 2 and 8: AUC against the number of OE samples"),
     NotebookSpec("ruff2021", "blur", ("figure3", "figure5", "figure6"), "Figures 3, 5 and 6: blurred OE"),
