@@ -126,6 +126,79 @@ class OutlierLogit(Detector):
         return outputs.float().flatten()
 
 
+class ADCGANNormalityScore(Detector):
+    """AD-CGAN's normality score (rafiee2021 Eqs. (4)–(5)); despite the name, **higher = more
+    anomalous** (the paper: "a higher loss implies an anomalous sample"):
+
+        NS(x) = L_Gr + L_Fr,  L_Gr = λ·L_GD(x) + (1 − λ)·L_GR(x),  L_Fr = ρ·L_FE(x) + (1 − ρ)·L_FL,
+
+    with λ = 0.1 and ρ = 0.5 (Table 1). ``outputs`` of :meth:`score_outputs` are the component
+    columns (L_GR, L_GD, L_FE, L_FL) of :meth:`adlib.models.adcgan.ADCGAN.score_components`, so the
+    Table 4 variants re-score one forward pass: LG = λ, ρ with the L_Fr part dropped
+    (``feature_terms=False``), LFE: ρ = 1, LFL: ρ = 0, GF: ρ = 0.5. :meth:`score` runs an
+    :class:`~adlib.models.adcgan.ADCGAN` with :func:`adcgan_score_components` (seeded z).
+    """
+
+    name = "adcgan"
+
+    def __init__(self, lam: float = 0.1, rho: float = 0.5, feature_terms: bool = True, reduction: str = "sum",
+                 latent_source: str = "sample", seed: int = 0) -> None:
+        self.lam, self.rho, self.feature_terms = lam, rho, feature_terms
+        self.reduction, self.latent_source, self.seed = reduction, latent_source, seed
+
+    def score_outputs(self, outputs: torch.Tensor) -> torch.Tensor:
+        return adcgan_normality_score(outputs, self.lam, self.rho, self.feature_terms)
+
+    @torch.inference_mode()
+    def score(self, model: nn.Module, images: torch.Tensor, *, batch_size: int = 1024,
+              prepare: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+        comps = adcgan_score_components(model, images, batch_size=batch_size, prepare=prepare, seed=self.seed,
+                                        reduction=self.reduction, latent_source=self.latent_source)
+        return self.score_outputs(torch.stack([comps[k] for k in ADCGAN_COMPONENTS], dim=1))
+
+
+ADCGAN_COMPONENTS: tuple[str, ...] = ("L_GR", "L_GD", "L_FE", "L_FL")
+"""Column order of the AD-CGAN score components (= :data:`adlib.models.adcgan.SCORE_COMPONENTS`)."""
+
+
+def adcgan_normality_score(components: torch.Tensor, lam: float = 0.1, rho: float = 0.5,
+                           feature_terms: bool = True) -> torch.Tensor:
+    """NS = λ·L_GD + (1 − λ)·L_GR + ρ·L_FE + (1 − ρ)·L_FL (rafiee2021 Eq. (4)) from the component
+    columns (L_GR, L_GD, L_FE, L_FL) ``(N, 4)``; ``feature_terms=False`` keeps L_Gr only (Table 4's
+    AD-CGAN_LG). Higher = more anomalous."""
+    c = components.float()
+    score = lam * c[:, 1] + (1 - lam) * c[:, 0]
+    if feature_terms:
+        score = score + rho * c[:, 2] + (1 - rho) * c[:, 3]
+    return score
+
+
+@torch.inference_mode()
+def adcgan_score_components(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1024,
+                            prepare: Callable[[torch.Tensor], torch.Tensor] | None = None, seed: int = 0,
+                            reduction: str = "sum", latent_source: str = "sample") -> dict[str, torch.Tensor]:
+    """Each component of AD-CGAN's normality score separately (rafiee2021 Eqs. (4)–(5), Table 4):
+    ``{"L_GR", "L_GD", "L_FE", "L_FL"}`` → ``(N,)`` float32 on the CPU, from ``model`` (an
+    :class:`~adlib.models.adcgan.ADCGAN`) in eval mode. The noise z of L_FL is one N(0, I) draw per
+    image from a generator seeded with ``seed``, so scores do not depend on ``batch_size``.
+    ``reduction`` and ``latent_source``: see :meth:`~adlib.models.adcgan.ADCGAN.score_components`.
+    """
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    z_all = torch.randn(len(images), model.latent_dim, 1, 1, generator=torch.Generator().manual_seed(seed))
+    outs = []
+    for start in range(0, len(images), batch_size):
+        batch = images[start:start + batch_size].to(device, non_blocking=True)
+        if prepare is not None:
+            batch = prepare(batch)
+        z = z_all[start:start + batch_size].to(device)
+        outs.append(model.score_components(batch, z, reduction, latent_source).float().cpu())
+    model.train(was_training)
+    comps = torch.cat(outs) if outs else torch.empty(0, len(ADCGAN_COMPONENTS))
+    return {k: comps[:, j] for j, k in enumerate(ADCGAN_COMPONENTS)}
+
+
 DETECTORS: dict[str, type[Detector]] = {
     MaxSoftmax.name: MaxSoftmax,
     NegUniformCrossEntropy.name: NegUniformCrossEntropy,
@@ -134,6 +207,7 @@ DETECTORS: dict[str, type[Detector]] = {
     SquaredNorm.name: SquaredNorm,
     CenterDistance.name: CenterDistance,
     OutlierLogit.name: OutlierLogit,
+    ADCGANNormalityScore.name: ADCGANNormalityScore,
 }
 
 

@@ -213,3 +213,110 @@ def focal_outlier_loss(logits: torch.Tensor, is_outlier: torch.Tensor, gamma: fl
                                              reduction="none")
     p_t = torch.exp(-bce)
     return (alpha * (1 - p_t) ** gamma * bce).mean()
+
+
+# ---------------------------------------------------------------------------------------------
+# rafiee2021 (AD-CGAN): relativistic adversarial losses, the local/global InfoNCE term, the
+# autoencoder and latent-discriminator terms
+
+
+def relativistic_discriminator_loss(c_real: torch.Tensor, c_fake: torch.Tensor) -> torch.Tensor:
+    """RSGAN critic loss (rafiee2021 Eq. (6)): L_adv_D = −E[log σ(C(x_r) − C(x_f))], with the i-th
+    real paired with the i-th fake of the batch; −log σ(a) = softplus(−a)."""
+    return F.softplus(-(c_real.float() - c_fake.float())).mean()
+
+
+def relativistic_generator_loss(c_real: torch.Tensor, c_fake: torch.Tensor) -> torch.Tensor:
+    """RSGAN generator loss (rafiee2021 Eq. (6)): L_adv_G = −E[log σ(C(x_f) − C(x_r))]."""
+    return F.softplus(-(c_fake.float() - c_real.float())).mean()
+
+
+INFONCE_NEGATIVES: tuple[str, ...] = ("all", "others", "self")
+"""Candidate sets of :func:`local_global_infonce` (rafiee2021 spec §2.3)."""
+
+
+def local_global_scores(local: torch.Tensor, global_: torch.Tensor) -> torch.Tensor:
+    """The matrix of contrastive scores S[n, m, i] = g_θ(C_ψ^(i)(x_m), E_ψ(x_n)) = C_ψ^(i)(x_m)ᵀ ϕ_θ(E_ψ(x_n))
+    (rafiee2021 Eq. (1)), for local maps ``local`` (N, K, M, M) and (projected) global features
+    ``global_`` (N, K); shape (N, N, M²), positions i in row-major order."""
+    return torch.einsum("mki,nk->nmi", local.float().flatten(2), global_.float())
+
+
+def local_global_infonce(local: torch.Tensor, global_: torch.Tensor, negatives: str = "all",
+                         self_mask: float | None = -10.0) -> torch.Tensor:
+    """The contrastive term L_cgan(X) of rafiee2021 Eq. (1), batched (one score matrix, one
+    log-sum-exp per anchor image instead of a (N·M²)² logit matrix):
+
+        L_cgan(X) = −E_{x∈X} E_{i∈A} log [ exp g(C^(i)(x), E(x)) / Σ_{(x',j)} exp g(C^(j)(x'), E(x)) ],
+
+    A = {0, …, M² − 1}. The positive of anchor (x, i) is the image's own local vector i with its
+    own global vector; the candidate set in the denominator is
+
+    * ``"all"`` (default, Eq. (1) as printed): every position of every image of the batch, the
+      image's own positions included;
+    * ``"others"`` (the authors' code, InfoMax-GAN's loss): the positive plus every position of
+      every *other* image; the image's own M² positions enter with logit ``self_mask`` (−10 in the
+      code) or are left out (``self_mask=None``);
+    * ``"self"`` (the paper's prose): the image's own positions only (a softmax over A).
+
+    ϕ_θ is whatever the caller applied to ``global_`` (the identity in the authors' code).
+    """
+    if negatives not in INFONCE_NEGATIVES:
+        raise ValueError(f"unknown negatives {negatives!r}; valid: {', '.join(INFONCE_NEGATIVES)}")
+    s = local_global_scores(local, global_)
+    n, _, m2 = s.shape
+    idx = torch.arange(n, device=s.device)
+    pos = s[idx, idx]  # (N, M²)
+    if negatives == "all":
+        log_denom = torch.logsumexp(s.flatten(1), dim=1, keepdim=True)
+    elif negatives == "self":
+        log_denom = torch.logsumexp(pos, dim=1, keepdim=True)
+    else:
+        own = torch.eye(n, dtype=torch.bool, device=s.device)[:, :, None].expand_as(s)
+        others = torch.logsumexp(s.masked_fill(own, float("-inf")).flatten(1), dim=1, keepdim=True)
+        log_denom = torch.logaddexp(pos, others)
+        if self_mask is not None:
+            log_denom = torch.logaddexp(log_denom, torch.full_like(log_denom, math.log(m2) + self_mask))
+    return (log_denom - pos).mean()
+
+
+def adcgan_critic_loss(c_real: torch.Tensor, c_fake: torch.Tensor, local_real: torch.Tensor,
+                       global_real: torch.Tensor, beta: float = 0.3, **infonce) -> torch.Tensor:
+    """The CGAN critic's loss (rafiee2021 Eq. (2)): L_Dcgan = L_adv_D + β·L_cgan(X_r), the
+    contrastive term on the *real* images' features (β = 0.3). ``infonce`` goes to
+    :func:`local_global_infonce`."""
+    loss = relativistic_discriminator_loss(c_real, c_fake)
+    return loss + beta * local_global_infonce(local_real, global_real, **infonce) if beta else loss
+
+
+def adcgan_generator_loss(c_real: torch.Tensor, c_fake: torch.Tensor, local_fake: torch.Tensor,
+                          global_fake: torch.Tensor, alpha: float = 0.3, **infonce) -> torch.Tensor:
+    """The generator's loss (rafiee2021 Eq. (2)): L_G = L_adv_G + α·L_cgan(X_f), the contrastive
+    term on the *fake* images' critic features (α = 0.3)."""
+    loss = relativistic_generator_loss(c_real, c_fake)
+    return loss + alpha * local_global_infonce(local_fake, global_fake, **infonce) if alpha else loss
+
+
+def autoencoder_loss(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+    """The auxiliary autoencoder's loss L_AE = ‖x − G(E(x))‖² (rafiee2021 §2.1), as the mean
+    squared error over elements (the authors' ``MSELoss``)."""
+    return F.mse_loss(x_hat.float(), x.float())
+
+
+def latent_discriminator_loss(dz_zz: torch.Tensor, dz_ze: torch.Tensor) -> torch.Tensor:
+    """D_z's loss (rafiee2021 Eq. (3), read with log(1 − D) for the printed "1 − log D"):
+
+        L_dz = −E_z[log D_z(z, z)] − E_{z,x}[log(1 − D_z(z, E(x)))],
+
+    i.e. BCE-with-logits of D_z(z, z) against 1 plus of D_z(z, E(x)) against 0, where D_z(a, b)
+    (:meth:`adlib.models.adcgan.LatentDiscriminator.pair`) are the logits of a and of b.
+    """
+    return (F.binary_cross_entropy_with_logits(dz_zz.float(), torch.ones_like(dz_zz.float()))
+            + F.binary_cross_entropy_with_logits(dz_ze.float(), torch.zeros_like(dz_ze.float())))
+
+
+def latent_encoder_loss(dz_encoded: torch.Tensor) -> torch.Tensor:
+    """The encoder's adversarial term against D_z (rafiee2021 §2.1, "adversarially learned
+    discriminator D_z"): the non-saturating −E[log D_z(E(x))]. Not in the authors' code, where E
+    minimises L_dz together with D_z (spec §2.6)."""
+    return F.binary_cross_entropy_with_logits(dz_encoded.float(), torch.ones_like(dz_encoded.float()))
