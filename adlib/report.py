@@ -73,6 +73,25 @@ def fmt_pm(mean: float, std: float, digits: int = 1) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
+def is_better(new, old, better: str):
+    """Whether ``new`` is better than ``old`` when ``better`` is ``"lower"`` or ``"higher"``
+    (elementwise for arrays)."""
+    if better not in ("lower", "higher"):
+        raise ValueError(f"better must be 'lower' or 'higher'; got {better!r}")
+    return new < old if better == "lower" else new > old
+
+
+def paired_evidence(label_old: str, old: Iterable[float], label_new: str, new: Iterable[float], *,
+                    arrow: bool = True, digits: int = 1) -> str:
+    """A claim's evidence comparing two methods over the same seeds: both as mean ± std, then the
+    per-seed pairs, ``"MSP 36.6 ± 1.8 → +OE 14.2 ± 1.6; per seed 35.0→13.1, …"`` (``arrow=False``:
+    ``"A … vs B …; per seed a/b, …"``, for two alternatives rather than a before and after)."""
+    old, new = list(old), list(new)
+    sep, pair = (" → ", "→") if arrow else (" vs ", "/")
+    return (f"{label_old} {fmt_pm(*mean_std(old), digits)}{sep}{label_new} {fmt_pm(*mean_std(new), digits)}; "
+            f"per seed {', '.join(f'{a:.{digits}f}{pair}{b:.{digits}f}' for a, b in zip(old, new))}")
+
+
 def scale_banner(scale: str, seeds: Sequence[int], extra: str = "") -> str:
     """The one-line label every reproduced number is shown under."""
     from adlib.scales import SCALE_LABELS

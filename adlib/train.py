@@ -9,6 +9,7 @@ resumed from its last epoch checkpoint (the checkpoint carries every RNG state).
 from __future__ import annotations
 
 import math
+import os
 import random
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -42,6 +43,20 @@ def resolve_device(name: str = "auto") -> torch.device:
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ValueError(f"device {name!r} requested but MPS is not available here; use 'cpu' or 'auto'")
     return dev
+
+
+def checkpoint_dir(paper: str) -> Path:
+    """Where a paper's training checkpoints go: ``$ADLIB_CHECKPOINTS/<paper>`` (default
+    ``checkpoints/<paper>`` in the repository)."""
+    from adlib.results import REPO_ROOT
+
+    return Path(os.environ.get("ADLIB_CHECKPOINTS", REPO_ROOT / "checkpoints")) / paper
+
+
+def progress_enabled() -> bool:
+    """Whether training loops show progress bars (``ADLIB_PROGRESS=0`` turns them off, as sweep
+    workers do)."""
+    return os.environ.get("ADLIB_PROGRESS", "1") != "0"
 
 
 def seed_everything(seed: int, threads: int | None = None) -> None:

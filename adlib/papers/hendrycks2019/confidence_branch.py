@@ -27,10 +27,10 @@ import torch
 from adlib.detectors import ConfidenceBranch, MaxSoftmax, split_branch_outputs
 from adlib.models import create_model
 from adlib.papers.hendrycks2019 import experiments as ex
-from adlib.report import Claim, fmt_pm, mean_std
+from adlib.report import Claim, fmt_pm, is_better, mean_std, paired_evidence
 from adlib.results import ResultsStore, RunRecord, config_hash
 from adlib.scales import check_scale
-from adlib.train import ConfidenceBranchObjective, TrainSpec, accuracy, load_weights, predict_logits, \
+from adlib.train import ConfidenceBranchObjective, TrainSpec, accuracy, checkpoint_dir, progress_enabled, load_weights, predict_logits, \
     resolve_device, seed_everything, train_classifier
 
 PAPER = ex.PAPER
@@ -108,7 +108,7 @@ def _branch_model(cfg: dict[str, Any], data: ex.VisionData,
     spec = TrainSpec(**cfg["pretrain"])
     base_cfg = {k: cfg[k] for k in ("data", "model", "branch", "pretrain", "seed", "device", "threads")}
     key = config_hash(base_cfg)
-    path = ex.checkpoint_dir() / f"branch-{key}.pt"
+    path = checkpoint_dir(ex.PAPER) / f"branch-{key}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg["seed"], cfg["threads"])
     model = create_model(cfg["model"]["name"], num_classes=cfg["model"]["num_classes"])
@@ -117,7 +117,7 @@ def _branch_model(cfg: dict[str, Any], data: ex.VisionData,
         if not load_weights(model, path, key, spec, objective):
             train_classifier(model, data.train_x, data.train_y, spec, seed=cfg["seed"], pipeline=data.pipeline,
                              device=device, checkpoint_path=path, checkpoint_key=key, objective=objective,
-                             progress=ex._progress(), desc=f"D&T branch seed {cfg['seed']}")
+                             progress=progress_enabled(), desc=f"D&T branch seed {cfg['seed']}")
     return model.to(device), objective
 
 
@@ -133,8 +133,8 @@ def train_model(cfg: dict[str, Any], data: ex.VisionData,
     seed_everything(cfg["seed"] + 1, cfg["threads"])
     key = config_hash(cfg)
     train_classifier(model, data.train_x, data.train_y, spec, seed=cfg["seed"] + 1, pipeline=data.pipeline,
-                     oe_images=data.oe_x, device=device, checkpoint_path=ex.checkpoint_dir() / f"branch_oe-{key}.pt",
-                     checkpoint_key=key, objective=objective, progress=ex._progress(),
+                     oe_images=data.oe_x, device=device, checkpoint_path=checkpoint_dir(ex.PAPER) / f"branch_oe-{key}.pt",
+                     checkpoint_key=key, objective=objective, progress=progress_enabled(),
                      desc=f"branch OE fine-tune seed {cfg['seed']}")
     return model, objective
 
@@ -261,10 +261,8 @@ def table3_claims(summary: pd.DataFrame) -> list[Claim]:
                                  ("AUROC", "higher", "OE raises the mean AUROC of the confidence branch")):
         branch = _column_values(summary, metric, "branch", "confidence_branch")
         oe = _column_values(summary, metric, "branch_oe", "confidence_branch")
-        held = oe.mean() < branch.mean() if better == "lower" else oe.mean() > branch.mean()
-        claims.append(Claim("table3", f"{text} (seed mean)", bool(held),
-                            f"Branch {fmt_pm(*mean_std(branch))} → +OE {fmt_pm(*mean_std(oe))}; per seed "
-                            f"{', '.join(f'{a:.1f}→{b:.1f}' for a, b in zip(branch, oe))}"))
+        claims.append(Claim("table3", f"{text} (seed mean)", bool(is_better(oe.mean(), branch.mean(), better)),
+                            paired_evidence("Branch", branch, "+OE", oe)))
     return claims
 
 

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,9 +25,9 @@ import torch
 
 from adlib.detectors import get_detector
 from adlib.models import create_model
-from adlib.results import REPO_ROOT, config_hash
+from adlib.results import config_hash
 from adlib.scales import check_scale
-from adlib.train import ImagePipeline, TrainSpec, accuracy, load_weights, predict_logits, resolve_device, \
+from adlib.train import ImagePipeline, TrainSpec, accuracy, checkpoint_dir, progress_enabled, load_weights, predict_logits, resolve_device, \
     seed_everything, train_classifier
 
 PAPER = "hendrycks2019"
@@ -297,9 +295,6 @@ def build_data(data: dict[str, Any]) -> VisionData:
 # training and evaluation
 
 
-def checkpoint_dir() -> Path:
-    return Path(os.environ.get("ADLIB_CHECKPOINTS", REPO_ROOT / "checkpoints")) / PAPER
-
 
 def _baseline_model(cfg: dict[str, Any], data: VisionData, device: torch.device) -> torch.nn.Module:
     """Train the baseline (or load it from the checkpoint cache, keyed by its own config)."""
@@ -308,7 +303,7 @@ def _baseline_model(cfg: dict[str, Any], data: VisionData, device: torch.device)
     spec = TrainSpec(**cfg["pretrain"])
     base_cfg = {k: cfg[k] for k in ("data", "model", "pretrain", "seed", "device", "threads")}
     key = config_hash(base_cfg)
-    path = checkpoint_dir() / f"baseline-{key}.pt"
+    path = checkpoint_dir(PAPER) / f"baseline-{key}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg["seed"], cfg["threads"])
     model = create_model(cfg["model"]["name"], num_classes=cfg["model"]["num_classes"])
@@ -316,12 +311,9 @@ def _baseline_model(cfg: dict[str, Any], data: VisionData, device: torch.device)
         if not load_weights(model, path, key, spec):
             train_classifier(model, data.train_x, data.train_y, spec, seed=cfg["seed"], pipeline=data.pipeline,
                              device=device, checkpoint_path=path, checkpoint_key=key,
-                             progress=_progress(), desc=f"baseline seed {cfg['seed']}")
+                             progress=progress_enabled(), desc=f"baseline seed {cfg['seed']}")
     return model.to(device)
 
-
-def _progress() -> bool:
-    return os.environ.get("ADLIB_PROGRESS", "1") != "0"
 
 
 def train_model(cfg: dict[str, Any], data: VisionData, device: torch.device) -> torch.nn.Module:
@@ -336,16 +328,16 @@ def train_model(cfg: dict[str, Any], data: VisionData, device: torch.device) -> 
         seed_everything(cfg["seed"] + 1, cfg["threads"])
         key = config_hash(cfg)
         train_classifier(model, data.train_x, data.train_y, spec, seed=cfg["seed"] + 1, pipeline=data.pipeline,
-                         oe_images=data.oe_x, device=device, checkpoint_path=checkpoint_dir() / f"oe_tune-{key}.pt",
-                         checkpoint_key=key, progress=_progress(), desc=f"OE fine-tune seed {cfg['seed']}")
+                         oe_images=data.oe_x, device=device, checkpoint_path=checkpoint_dir(PAPER) / f"oe_tune-{key}.pt",
+                         checkpoint_key=key, progress=progress_enabled(), desc=f"OE fine-tune seed {cfg['seed']}")
         return model
     spec = TrainSpec(**cfg["scratch"])
     seed_everything(cfg["seed"], cfg["threads"])
     model = create_model(cfg["model"]["name"], num_classes=cfg["model"]["num_classes"])
     key = config_hash(cfg)
     train_classifier(model, data.train_x, data.train_y, spec, seed=cfg["seed"], pipeline=data.pipeline,
-                     oe_images=data.oe_x, device=device, checkpoint_path=checkpoint_dir() / f"oe_scratch-{key}.pt",
-                     checkpoint_key=key, progress=_progress(), desc=f"OE from scratch seed {cfg['seed']}")
+                     oe_images=data.oe_x, device=device, checkpoint_path=checkpoint_dir(PAPER) / f"oe_scratch-{key}.pt",
+                     checkpoint_key=key, progress=progress_enabled(), desc=f"OE from scratch seed {cfg['seed']}")
     return model
 
 

@@ -36,10 +36,11 @@ from adlib.atomic import atomic_write
 from adlib.losses import gan_discriminator_loss, joint_confidence_classifier_loss, joint_confidence_generator_loss
 from adlib.models import create_model
 from adlib.papers.hendrycks2019 import experiments as ex
-from adlib.report import Claim, fmt_pm, mean_std
+from adlib.report import Claim, fmt_pm, is_better, mean_std, paired_evidence
 from adlib.results import ResultsStore, RunRecord, config_hash
 from adlib.scales import check_scale
-from adlib.train import ImagePipeline, TrainSpec, read_checkpoint, resolve_device, seed_everything, train_classifier
+from adlib.train import ImagePipeline, TrainSpec, checkpoint_dir, progress_enabled, read_checkpoint, resolve_device, \
+    seed_everything, train_classifier
 
 PAPER = ex.PAPER
 EXPERIMENT = "gan_oe"
@@ -294,7 +295,7 @@ def _joint_models(cfg: dict[str, Any], data: ex.VisionData, device: torch.device
 
     spec = JointSpec.from_dict(cfg["joint"])
     key = config_hash({k: cfg.get(k) for k in JOINT_KEYS})
-    path = ex.checkpoint_dir() / f"{'gan' if spec.gan else 'gan_baseline'}-{key}.pt"
+    path = checkpoint_dir(ex.PAPER) / f"{'gan' if spec.gan else 'gan_baseline'}-{key}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg["seed"], cfg["threads"])
     classifier = create_model(**cfg["model"])
@@ -310,7 +311,7 @@ def _joint_models(cfg: dict[str, Any], data: ex.VisionData, device: torch.device
         else:
             history = train_joint(classifier, generator, discriminator, data.train_x, data.train_y, spec,
                                   seed=cfg["seed"], pipeline=data.pipeline, device=device, checkpoint_path=path,
-                                  checkpoint_key=key, progress=ex._progress(),
+                                  checkpoint_key=key, progress=progress_enabled(),
                                   desc=f"{'joint GAN' if spec.gan else 'baseline (Adam)'} seed {cfg['seed']}").to_dict()
     for net in (classifier, generator):
         if net is not None:
@@ -328,8 +329,8 @@ def train_model(cfg: dict[str, Any], data: ex.VisionData, device: torch.device) 
     seed_everything(cfg["seed"] + 1, cfg["threads"])
     key = config_hash(cfg)
     train_classifier(model, data.train_x, data.train_y, spec, seed=cfg["seed"] + 1, pipeline=data.pipeline,
-                     oe_images=data.oe_x, device=device, checkpoint_path=ex.checkpoint_dir() / f"gan_oe-{key}.pt",
-                     checkpoint_key=key, progress=ex._progress(), desc=f"GAN + OE fine-tune seed {cfg['seed']}")
+                     oe_images=data.oe_x, device=device, checkpoint_path=checkpoint_dir(ex.PAPER) / f"gan_oe-{key}.pt",
+                     checkpoint_key=key, progress=progress_enabled(), desc=f"GAN + OE fine-tune seed {cfg['seed']}")
     return JointModels(model, models.generator, models.history)
 
 
@@ -470,11 +471,10 @@ def table4_claims(summary: pd.DataFrame) -> list[Claim]:
         oe = _values(summary, metric, "gan_oe")
         for other in ("baseline", "gan"):
             ref = _values(summary, metric, other)
-            held = oe.mean() < ref.mean() if better == "lower" else oe.mean() > ref.mean()
             claims.append(Claim(
-                "table4", f"+GAN+OE has a {better} mean {metric} than {METHOD_LABELS[other]} (seed mean)", bool(held),
-                f"{METHOD_LABELS[other]} {fmt_pm(*mean_std(ref))} vs +GAN+OE {fmt_pm(*mean_std(oe))}; per seed "
-                f"{', '.join(f'{a:.1f}/{b:.1f}' for a, b in zip(ref, oe))}"))
+                "table4", f"+GAN+OE has a {better} mean {metric} than {METHOD_LABELS[other]} (seed mean)",
+                bool(is_better(oe.mean(), ref.mean(), better)),
+                paired_evidence(METHOD_LABELS[other], ref, "+GAN+OE", oe, arrow=False)))
     return claims
 
 

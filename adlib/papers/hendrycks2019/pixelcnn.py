@@ -31,10 +31,10 @@ from adlib.losses import oe_margin_loss
 from adlib.models import create_model
 from adlib.models.pixelcnn import nll_bits
 from adlib.papers.hendrycks2019 import experiments as ex
-from adlib.report import Claim, fmt_pm, mean_std
+from adlib.report import Claim, fmt_pm, is_better, mean_std, paired_evidence
 from adlib.results import ResultsStore, RunRecord, config_hash
 from adlib.scales import check_scale
-from adlib.train import TrainSpec, read_checkpoint, resolve_device, seed_everything
+from adlib.train import TrainSpec, checkpoint_dir, progress_enabled, read_checkpoint, resolve_device, seed_everything
 
 PAPER = ex.PAPER
 EXPERIMENT = "pixelcnn"
@@ -126,7 +126,7 @@ def bits_per_pixel(model: torch.nn.Module, images: torch.Tensor, device: torch.d
 def _progress_bar(total: int, desc: str):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, disable=not ex._progress(), leave=False)
+    return tqdm(total=total, desc=desc, disable=not progress_enabled(), leave=False)
 
 
 def _train(model: torch.nn.Module, in_levels: torch.Tensor, spec: TrainSpec, *, seed: int, device: torch.device,
@@ -175,7 +175,7 @@ def _base_model(cfg: dict[str, Any], data: ex.VisionData, device: torch.device) 
     spec = TrainSpec(**cfg["pretrain"])
     base_cfg = {k: cfg[k] for k in ("data", "model", "num_pixels", "pretrain", "seed", "device", "threads")}
     key = config_hash(base_cfg)
-    path = ex.checkpoint_dir() / f"pixelcnn-{key}.pt"
+    path = checkpoint_dir(ex.PAPER) / f"pixelcnn-{key}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg["seed"], cfg["threads"])
     model = create_model(**cfg["model"]).to(device)
@@ -331,10 +331,8 @@ def table5_claims(summary: pd.DataFrame) -> list[Claim]:
     for metric, better, text in (("AUROC", "higher", "OE raises the mean AUROC of the BPP score"),
                                  ("FPR95", "lower", "OE lowers the mean FPR95 of the BPP score")):
         base, oe = _values(summary, metric, "bpp"), _values(summary, metric, "bpp_oe")
-        held = oe.mean() > base.mean() if better == "higher" else oe.mean() < base.mean()
-        claims.append(Claim("table5", f"{text} (seed mean)", bool(held),
-                            f"BPP {fmt_pm(*mean_std(base))} → +OE {fmt_pm(*mean_std(oe))}; per seed "
-                            f"{', '.join(f'{a:.1f}→{b:.1f}' for a, b in zip(base, oe))}"))
+        claims.append(Claim("table5", f"{text} (seed mean)", bool(is_better(oe.mean(), base.mean(), better)),
+                            paired_evidence("BPP", base, "+OE", oe)))
     per_set = {o: _values(summary, "AUROC", "bpp", o).mean() for o in summary.attrs["ood_order"]}
     below = {o: v for o, v in per_set.items() if v < 50}
     claims.append(Claim(

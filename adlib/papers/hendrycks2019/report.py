@@ -12,7 +12,7 @@ import pandas as pd
 
 from adlib.papers.hendrycks2019.experiments import DETECTORS, METHOD_LABELS, METHODS, OOD_SET_LABELS, RUNNER, \
     check_data_present, run_config
-from adlib.report import Claim, fmt_pm, mean_std
+from adlib.report import Claim, fmt_pm, is_better, mean_std, paired_evidence
 from adlib.results import ResultsStore, RunRecord
 from adlib.sweep import run_stages, sweep_threads
 from adlib.train import resolve_device
@@ -138,10 +138,8 @@ def table1_claims(summary: pd.DataFrame, artefact: str = "table1") -> list[Claim
                                  ("AUROC", "higher", "OE raises the mean AUROC of the MSP detector"),
                                  ("AUPR", "higher", "OE raises the mean AUPR of the MSP detector")):
         msp, oe = per_seed[(metric, "baseline")], per_seed[(metric, "oe_tune")]
-        ok = (oe < msp) if better == "lower" else (oe > msp)
-        claims.append(Claim(artefact, f"{text} (every seed)", bool(ok.all()),
-                            f"MSP {fmt_pm(*mean_std(msp))} → +OE {fmt_pm(*mean_std(oe))}; "
-                            f"per seed {', '.join(f'{a:.1f}→{b:.1f}' for a, b in zip(msp, oe))}"))
+        claims.append(Claim(artefact, f"{text} (every seed)", bool(is_better(oe, msp, better).all()),
+                            paired_evidence("MSP", msp, "+OE", oe)))
     acc = accuracy_by_seed(summary)
     drop = acc["baseline"] - acc["oe_tune"]
     claims.append(Claim(artefact, "OE fine-tuning costs at most ~1.5 points of test accuracy (seed mean)",
@@ -185,10 +183,9 @@ def table10_claims(summary: pd.DataFrame) -> list[Claim]:
     for metric, better in (("FPR95", "lower"), ("AUROC", "higher"), ("AUPR", "higher")):
         msp = sub[(sub.metric == metric) & (sub.detector == "msp")].sort_values("seed").value.to_numpy()
         hu = sub[(sub.metric == metric) & (sub.detector == "neg_uniform_xent")].sort_values("seed").value.to_numpy()
-        held = hu.mean() < msp.mean() if better == "lower" else hu.mean() > msp.mean()
         out.append(Claim("table10", f"On the OE model, −H(U;p) gives a {better} mean {metric} than MSP",
-                         bool(held), f"MSP {fmt_pm(*mean_std(msp), 2)} vs −H(U;p) {fmt_pm(*mean_std(hu), 2)}; "
-                                     f"per seed {', '.join(f'{a:.2f}/{b:.2f}' for a, b in zip(msp, hu))}"))
+                         bool(is_better(hu.mean(), msp.mean(), better)),
+                         paired_evidence("MSP", msp, "−H(U;p)", hu, arrow=False, digits=2)))
     return out
 
 

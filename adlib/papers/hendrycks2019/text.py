@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -35,9 +34,10 @@ from adlib.data import markov_text as mt
 from adlib.detectors import get_detector
 from adlib.losses import outlier_exposure_loss, uniform_cross_entropy
 from adlib.models import create_model
-from adlib.results import REPO_ROOT, config_hash
+from adlib.results import config_hash
 from adlib.scales import check_scale
-from adlib.train import _atomic_torch_save, read_checkpoint, resolve_device, seed_everything
+from adlib.train import _atomic_torch_save, checkpoint_dir, progress_enabled, read_checkpoint, resolve_device, \
+    seed_everything
 
 PAPER = "hendrycks2019"
 EXPERIMENT_NLP = "nlp_oe"
@@ -393,12 +393,6 @@ def lm_oe_loss(model: nn.Module, tokens: torch.Tensor, oe_tokens: torch.Tensor |
 # training
 
 
-def checkpoint_dir() -> Path:
-    return Path(os.environ.get("ADLIB_CHECKPOINTS", REPO_ROOT / "checkpoints")) / PAPER
-
-
-def _progress() -> bool:
-    return os.environ.get("ADLIB_PROGRESS", "1") != "0"
 
 
 def train_text_model(model: nn.Module, step_loss: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
@@ -432,7 +426,7 @@ def train_text_model(model: nn.Module, step_loss: Callable[[torch.Tensor, torch.
         losses, start = list(state["losses"]), int(state["epoch"])
     steps = math.ceil(n_in / spec.batch_size)
     model.train()
-    for epoch in tqdm(range(start, spec.epochs), desc=desc, disable=not _progress(), leave=False,
+    for epoch in tqdm(range(start, spec.epochs), desc=desc, disable=not progress_enabled(), leave=False,
                       initial=start, total=spec.epochs):
         order = torch.randperm(n_in, generator=gen)
         oe_order = None
@@ -493,7 +487,7 @@ def train_model(cfg: dict[str, Any], data: TextData, device: torch.device) -> nn
     spec = TextTrainSpec(**cfg["pretrain"])
     base_cfg = {k: cfg[k] for k in ("experiment", "data", "model", "pretrain", "seed", "device", "threads")}
     key = config_hash(base_cfg)
-    path = checkpoint_dir() / f"{tag}-baseline-{key}.pt"
+    path = checkpoint_dir(PAPER) / f"{tag}-baseline-{key}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg["seed"], cfg["threads"])
     model = _new_model(cfg).to(device)
@@ -513,7 +507,7 @@ def train_model(cfg: dict[str, Any], data: TextData, device: torch.device) -> nn
     seed_everything(cfg["seed"] + 1, cfg["threads"])
     key = config_hash(cfg)
     train_text_model(model, _step_fn(cfg, model, data, spec, device), len(data.train), len(data.oe), spec,
-                     seed=cfg["seed"] + 1, checkpoint_path=checkpoint_dir() / f"{tag}-oe_tune-{key}.pt",
+                     seed=cfg["seed"] + 1, checkpoint_path=checkpoint_dir(PAPER) / f"{tag}-oe_tune-{key}.pt",
                      checkpoint_key=key, desc=f"{tag} OE fine-tune seed {cfg['seed']}")
     return model
 

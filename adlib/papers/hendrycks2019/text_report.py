@@ -10,7 +10,7 @@ import pandas as pd
 
 from adlib.papers.hendrycks2019.text import EXPERIMENT_NLP, METHODS, OOD_SET_LABELS, RUNNER_LM, RUNNER_NLP, \
     check_text_data, classifier_config, lm_config
-from adlib.report import Claim, fmt_pm, mean_std
+from adlib.report import Claim, fmt_pm, is_better, mean_std, paired_evidence
 from adlib.results import ResultsStore, RunRecord
 from adlib.sweep import run_stages, sweep_threads
 from adlib.train import resolve_device
@@ -130,11 +130,8 @@ def claims(summary: pd.DataFrame, artefact: str, expanded: str) -> list[Claim]:
     for metric, better, verb in (("FPR90", "lower", "lowers"), ("AUROC", "higher", "raises"),
                                  ("AUPR", "higher", "raises")):
         base, oe = per_seed[(metric, "baseline")], per_seed[(metric, "oe_tune")]
-        ok = (oe < base) if better == "lower" else (oe > base)
         out.append(Claim(artefact, f"OE {verb} the mean {metric} of the {labels['baseline']} score (every seed)",
-                         bool(ok.all()), f"{labels['baseline']} {fmt_pm(*mean_std(base))} → +OE "
-                                         f"{fmt_pm(*mean_std(oe))}; per seed "
-                                         f"{', '.join(f'{a:.1f}→{b:.1f}' for a, b in zip(base, oe))}"))
+                         bool(is_better(oe, base, better).all()), paired_evidence(labels["baseline"], base, "+OE", oe)))
     worse = []
     for s in summary.attrs["ood_order"]:
         m = seed_means(summary, s)

@@ -28,15 +28,13 @@ Protocols (spec §8.2):
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from adlib.results import REPO_ROOT, config_hash
+from adlib.results import config_hash
 from adlib.scales import check_scale
 
 PAPER = "ruff2021"
@@ -367,12 +365,6 @@ def initial_center(model: torch.nn.Module, images: torch.Tensor, pipeline, eps: 
     return c
 
 
-def checkpoint_dir() -> Path:
-    return Path(os.environ.get("ADLIB_CHECKPOINTS", REPO_ROOT / "checkpoints")) / PAPER
-
-
-def _progress() -> bool:
-    return os.environ.get("ADLIB_PROGRESS", "1") != "0"
 
 
 def run(cfg: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -383,7 +375,8 @@ def run(cfg: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """
     from adlib.metrics import auroc
     from adlib.models import create_model
-    from adlib.train import TrainSpec, resolve_device, seed_everything, train_classifier
+    from adlib.train import TrainSpec, checkpoint_dir, progress_enabled, resolve_device, seed_everything, \
+        train_classifier
 
     device = resolve_device(cfg["device"])
     seed = cfg["seed"]
@@ -400,7 +393,7 @@ def run(cfg: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     history = train_classifier(
         model, data.train_x, torch.zeros(len(data.train_x), dtype=torch.long), spec, seed=seed, pipeline=pipeline,
         oe_images=data.oe_x if spec.oe_batch_size else None, device=device,
-        checkpoint_path=checkpoint_dir() / f"{cfg['method']}-{key}.pt", checkpoint_key=key, progress=_progress(),
+        checkpoint_path=checkpoint_dir(PAPER) / f"{cfg['method']}-{key}.pt", checkpoint_key=key, progress=progress_enabled(),
         desc=f"{cfg['method']} class {c} seed {seed}", objective=objective)
     scores = detector.score(model, data.test_x, prepare=lambda b: pipeline(b)).numpy().astype(np.float32)
     metrics = {

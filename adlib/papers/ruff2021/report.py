@@ -79,17 +79,20 @@ def summary(df: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     return out.reset_index()
 
 
-def _mean(df: pd.DataFrame, **where: Any) -> float:
-    sub = df
+def _where(df: pd.DataFrame, **where: Any) -> pd.DataFrame:
+    """The rows whose columns equal the given values."""
     for col, val in where.items():
-        sub = sub[sub[col] == val]
+        df = df[df[col] == val]
+    return df
+
+
+def _mean(df: pd.DataFrame, **where: Any) -> float:
+    sub = _where(df, **where)
     return float(seed_means(sub, []).auroc.mean()) if len(sub) else float("nan")
 
 
 def _pm(df: pd.DataFrame, **where: Any) -> str:
-    sub = df
-    for col, val in where.items():
-        sub = sub[sub[col] == val]
+    sub = _where(df, **where)
     return fmt_pm(*mean_std(seed_means(sub, []).auroc)) if len(sub) else "—"
 
 
