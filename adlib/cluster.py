@@ -105,7 +105,13 @@ def main(argv: list[str] | None = None) -> int:
 
     client = Client(cluster)
     if args.scheduler_file:
-        client.write_scheduler_file(args.scheduler_file)
+        # what Client.write_scheduler_file writes, but atomically: a sweep polling for the file
+        # (on this or another node) never reads it half-written
+        import json
+
+        from adlib.atomic import atomic_write_bytes
+
+        atomic_write_bytes(args.scheduler_file, json.dumps(client.scheduler_info(), indent=2).encode())
     target = args.scheduler_file or cluster.scheduler_address
     print(f"[cluster] scheduler at {cluster.scheduler_address}; run sweeps with\n"
           f"    ADLIB_SCHEDULER={target} make reproduce ...\n[cluster] Ctrl-C stops it", flush=True)
