@@ -431,6 +431,56 @@ def load_random_300k(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
     return _unlabelled(_random_300k_cached(_stat_key(path)))
 
 
+CATS_VS_DOGS_TRAIN_PER_CLASS = 10_000
+"""GEOM's split of Cats vs Dogs (Golan & El-Yaniv 2018; spec rafiee2021 §2.10 item 15): the first
+10,000 readable images of each class (by file number) train, the rest test."""
+
+
+def _numeric_stem(path: Path) -> tuple[int, str]:
+    return (int(path.stem), "") if path.stem.isdigit() else (1 << 62, path.name)
+
+
+@functools.lru_cache(maxsize=4)
+def _cats_vs_dogs_cached(root: str, size: int, train_per_class: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    from PIL import Image, UnidentifiedImageError
+
+    splits: dict[str, tuple[list[torch.Tensor], list[int]]] = {"train": ([], []), "test": ([], [])}
+    for label, folder in enumerate(("Cat", "Dog")):
+        directory = Path(root) / folder
+        if not directory.is_dir():
+            raise FileNotFoundError(f"{directory} does not exist: expected PetImages/Cat and PetImages/Dog")
+        kept = 0
+        for path in sorted((p for p in directory.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")),
+                           key=_numeric_stem):
+            try:
+                with Image.open(path) as im:
+                    im = im.convert("RGB").resize((size, size), Image.BILINEAR)
+                    array = np.asarray(im, dtype=np.uint8)
+            except (UnidentifiedImageError, OSError, ValueError):
+                continue  # the archive holds corrupt and empty files: skip them
+            split = "train" if kept < train_per_class else "test"
+            splits[split][0].append(torch.from_numpy(array.transpose(2, 0, 1).copy()))
+            splits[split][1].append(label)
+            kept += 1
+    return {k: (torch.stack(x) if x else torch.empty((0, 3, size, size), dtype=torch.uint8),
+                torch.tensor(y, dtype=torch.int64)) for k, (x, y) in splits.items()}
+
+
+def load_cats_vs_dogs(split: Split, size: int = 64, root: PathLike | None = None,
+                      train_per_class: int = CATS_VS_DOGS_TRAIN_PER_CLASS) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cats vs Dogs (Microsoft PetImages): uint8 ``(N, 3, size, size)`` resized to ``size``×``size``
+    (rafiee2021 rescales to 64×64, aspect ratio not kept), labels 0 = Cat, 1 = Dog.
+
+    ``root``: a ``PetImages`` folder (default: the verified ``cats_vs_dogs`` download, unpacked).
+    Undecodable files are skipped; per class the first ``train_per_class`` readable images in
+    file-number order are ``train``, the rest ``test`` (:data:`CATS_VS_DOGS_TRAIN_PER_CLASS`).
+    """
+    _check_split(split, ("train", "test"))
+    if root is None:
+        root = ensure_unpacked("cats_vs_dogs", "kagglecatsanddogs_5340.zip") / "PetImages"
+    return _cats_vs_dogs_cached(str(Path(root).resolve()), int(size), int(train_per_class))[split]
+
+
 # --------------------------------------------------------------------------------------------
 # Registry
 # --------------------------------------------------------------------------------------------
@@ -454,6 +504,7 @@ IMAGE_LOADERS: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor]]] = {
     "lsun_resize": functools.partial(load_lsun, variant="resize"),
     "places365": load_places365,
     "random_300k": load_random_300k,
+    "cats_vs_dogs": load_cats_vs_dogs,
 }
 """Name -> loader taking ``split`` (and loader-specific keywords), returning ``(images, labels)``."""
 
@@ -470,7 +521,7 @@ def load_images(name: str, split: str, **kwargs: object) -> tuple[torch.Tensor, 
 def clear_cache() -> None:
     """Drop every decoded dataset held in memory."""
     for fn in (_idx_pair_cached, _emnist_letters_cached, _cifar_cached, _svhn_cached, _svhn_concat_cached,
-               _image_folder_cached, _random_300k_cached, load_digits_28):
+               _image_folder_cached, _random_300k_cached, _cats_vs_dogs_cached, load_digits_28):
         fn.cache_clear()
 
 
@@ -478,6 +529,7 @@ __all__ = [
     "IMAGE_LOADERS",
     "clear_cache",
     "load_cifar10",
+    "load_cats_vs_dogs",
     "load_cifar100",
     "load_digits_28",
     "load_emnist_letters",

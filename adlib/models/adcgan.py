@@ -292,6 +292,19 @@ class ADCGAN(nn.Module):
         l_fl = (d_ez - d_e).abs() + (d_z - d_ez).abs()
         return torch.stack([l_gr, l_gd, l_fe, l_fl], dim=1)
 
+    def score_component_sizes(self) -> tuple[int, int, int, int]:
+        """How many elements each score component sums (L_GR: the image, L_GD: the critic's local
+        map, L_FE: the code, L_FL: one D_z logit per term): dividing the paper's sums by these gives
+        the authors' code's means."""
+        x = torch.zeros(1, self.channels, self.image_size, self.image_size,
+                        device=next(self.parameters()).device)
+        was_training = self.training
+        self.eval()
+        with torch.no_grad():
+            local = self.critic(x)[2]
+        self.train(was_training)
+        return (x[0].numel(), local[0].numel(), self.latent_dim, 1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.score_components(x, self.sample_z(len(x)))
 
