@@ -188,8 +188,12 @@ def run_sweep(
     progress: bool = True,
     desc: str = "runs",
     scheduler: str | None = None,
+    check: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> list[RunRecord]:
     """Return one record per config (in order), running only those not yet stored (or all if ``force``).
+
+    ``check`` is called with the first config that must run, before anything runs: a paper's
+    data check fails there with the command that downloads what is missing.
 
     ``scheduler`` (default ``$ADLIB_SCHEDULER``) picks a Dask backend (see the module docstring);
     without one, ``workers`` local processes run the missing configs.
@@ -221,6 +225,8 @@ def run_sweep(
                             for c in todo)
         raise LookupError(f"ADLIB_STORED_ONLY=1 but {len(todo)} run(s) are not in {store.root}: {missing}. "
                           "Produce them with `make reproduce ...` (or unset ADLIB_STORED_ONLY to train now).")
+    if todo and check is not None:
+        check(todo[0])
     if todo:
         scheduler = scheduler if scheduler is not None else os.environ.get(ENV_SCHEDULER, "").strip()
         if scheduler:

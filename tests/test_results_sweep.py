@@ -71,6 +71,22 @@ def test_sweep_runs_missing_reuses_stored_and_forces(tmp_path):
         run_sweep(cfgs, "sweep_toy:fail", store=store, force=True, workers=1, progress=False)
 
 
+def test_check_sees_the_first_config_to_run_before_anything_runs(tmp_path):
+    store = ResultsStore(tmp_path)
+    seen = []
+    run_sweep([_cfg(0)], "sweep_toy:run", store=store, workers=1, progress=False, check=seen.append)
+    assert seen == [_cfg(0)]
+    run_sweep([_cfg(0)], "sweep_toy:run", store=store, workers=1, progress=False, check=seen.append)
+    assert seen == [_cfg(0)]  # all stored: nothing to check
+
+    def missing(cfg):
+        raise FileNotFoundError(f"no data for seed {cfg['seed']}")
+
+    with pytest.raises(FileNotFoundError, match="seed 1"):
+        run_sweep([_cfg(0), _cfg(1)], "sweep_toy:run", store=store, workers=1, progress=False, check=missing)
+    assert not store.is_stored(_cfg(1))
+
+
 def test_parallel_sweep_equals_sequential_and_pins_threads(tmp_path):
     cfgs = [_cfg(s) for s in range(4)]
     seq = run_sweep(cfgs, "sweep_toy:run", store=ResultsStore(tmp_path / "a"), workers=1, progress=False)

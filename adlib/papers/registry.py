@@ -56,6 +56,12 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
     NotebookSpec("ruff2021", "diversity", ("figure4", "figure11", "figure12"),
                  "Figures 4, 11 and 12: OE diversity"),
     NotebookSpec("ruff2021", "figure7", ("figure7",), "Figure 7: the Focal loss against γ"),
+    NotebookSpec("rafiee2021", "table1", ("table1", "table3"),
+                 "Tables 1 and 3: AD-CGAN one-vs-all and all-vs-one, per class"),
+    NotebookSpec("rafiee2021", "table2", ("table2",), "Table 2: the architecture, layer by layer"),
+    NotebookSpec("rafiee2021", "table4", ("table4",),
+                 "Table 4: score components, and the contrastive term switched off (beyond the paper)"),
+    NotebookSpec("rafiee2021", "figure1", ("figure1",), "Figure 1: the AD-CGAN schematic"),
 )
 
 
@@ -69,6 +75,7 @@ RUNNERS: dict[tuple[str, str], str] = {
     ("hendrycks2019", "lm_oe"): "adlib.papers.hendrycks2019.text:run_language_model",
     ("ruff2021", "oe_one_vs_rest"): "adlib.papers.ruff2021.experiments:run",
     ("ruff2021", "toy2d"): "adlib.papers.ruff2021.toy:run",
+    ("rafiee2021", "adcgan"): "adlib.papers.rafiee2021.experiments:run",
 }
 """(paper, experiment) -> the runner ("module:function") that produces that experiment's stored
 records: what re-creates a stored result from its config alone."""

@@ -82,6 +82,21 @@ def class_names(dataset: str) -> tuple[str, ...]:
     return DATASETS[dataset].class_names
 
 
+def check_datasets(scale: str, datasets: Any = None) -> None:
+    """A notebook's ``datasets`` parameter: None (the scale's default) or a list of known dataset
+    keys that the scale can run; ValueError naming the valid ones otherwise."""
+    if datasets is None:
+        return
+    if isinstance(datasets, str) or not isinstance(datasets, (list, tuple)) or not datasets:
+        raise ValueError(f"datasets must be a non-empty list such as ['fmnist'] (or None); got {datasets!r}")
+    for d in datasets:
+        if d not in DATASETS:
+            raise ValueError(f"unknown dataset {d!r}; valid: {', '.join(DATASETS)}")
+        if scale != "paper" and d not in OFFLINE_DATASETS:
+            raise ValueError(f"{d} runs at scale='paper' only (it needs a download); at {scale} scale: "
+                             f"{', '.join(OFFLINE_DATASETS)}")
+
+
 def run_config(scale: str, dataset: str, scheme: str, cls: int, seed: int, *, contrastive: bool = True,
                device: str = "cpu", threads: int = 1) -> dict[str, Any]:
     """The full, JSON-able config of one AD-CGAN run.

@@ -29,11 +29,8 @@ def run_configs(configs: Sequence[dict[str, Any]], scale: str, *, force: bool = 
     """Run the configs not yet stored (all with ``force``), load the rest; one record per config."""
     from adlib.sweep import run_sweep
 
-    store = store or ResultsStore.for_scale(scale)
-    if configs and (force or not all(store.is_stored(c) for c in configs)):
-        check_data_present(configs[0]["data"])
-    return run_sweep(configs, RUNNER, store=store, force=force, workers=workers, progress=progress,
-                     desc=f"{PAPER} runs")
+    return run_sweep(configs, RUNNER, store=store or ResultsStore.for_scale(scale), force=force, workers=workers,
+                     progress=progress, desc=f"{PAPER} runs", check=lambda cfg: check_data_present(cfg["data"]))
 
 
 def class_names(protocol: str) -> tuple[str, ...]:
