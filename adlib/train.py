@@ -184,7 +184,17 @@ class TrainObjective:
     ``after_step`` and exposes it through ``state_dict``, which every checkpoint stores.
     """
 
+    #: True for objectives that need the model and the batch itself (an autoencoder's
+    #: reconstruction target, DROCC's adversarial search): the loop then calls
+    #: :meth:`input_loss` instead of :meth:`loss`.
+    uses_inputs: bool = False
+
     def loss(self, outputs: Any, targets: torch.Tensor, n_in: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def input_loss(self, model: nn.Module, x: torch.Tensor, outputs: Any, targets: torch.Tensor,
+                   n_in: int) -> torch.Tensor:
+        """The loss from the model, its input batch ``x`` and ``outputs = model(x)``."""
         raise NotImplementedError
 
     def after_step(self) -> None:
@@ -401,7 +411,10 @@ def train_classifier(
                 x = torch.cat([x, pipeline(x_oe[oe_idx], train=True, generator=gen)])
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
                 outputs = model(x)
-            loss = objective.loss(outputs, y_all[idx], n_in)
+            if objective.uses_inputs:
+                loss = objective.input_loss(model, x, outputs, y_all[idx], n_in)
+            else:
+                loss = objective.loss(outputs, y_all[idx], n_in)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"{desc}: non-finite loss ({loss.item()}) at epoch {epoch + 1}, step {step + 1}; "
