@@ -1,0 +1,112 @@
+"""singh2021 experiment definitions: configs, shared per-class units, the paper's
+hyperparameters (Tables 18-20), and a seconds-long smoke run of every method."""
+
+import numpy as np
+import pytest
+import torch
+
+from adlib import paper_values as pv
+from adlib.results import config_hash
+from adlib.papers.singh2021 import experiments as E
+
+
+@pytest.fixture
+def checkpoints(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADLIB_CHECKPOINTS", str(tmp_path / "ck"))
+    monkeypatch.setenv("ADLIB_PROGRESS", "0")
+    return tmp_path / "ck"
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="method"):
+        E.run_config("cpu", "ocsvm", (0, 1), 0)
+    with pytest.raises(ValueError, match="normal_classes"):
+        E.run_config("cpu", "deepmad", (0, 0), 0)
+    with pytest.raises(ValueError, match="normal_classes"):
+        E.run_config("cpu", "deepmad", tuple(range(10)), 0)
+    with pytest.raises(ValueError, match="not available"):
+        E.run_config("cpu", "deepmad", (0, 1), 0, dataset="cifar10")
+    with pytest.raises(ValueError, match="DROCC"):
+        E.run_config("cpu", "deep_svdd_m", (0, 1), 0, combine="dempster_shafer")
+    cfg = E.run_config("cpu", "deepmad", (8, 0), 0)
+    assert cfg["data"]["normal_classes"] == [0, 8] and cfg["data"]["dataset"] == "fashion_mnist"
+    assert cfg["params"]["delta"] is None and cfg["params"]["delta_factor"] == 0.75
+    assert "combine" not in cfg["params"] and "combine" in E.run_config("cpu", "drocc_m", (0, 1), 0)["params"]
+    assert len(E.split_configs("cpu", "2/8", [0, 1])) == 45 * 5 * 2
+
+
+def test_per_class_units_are_shared_across_combinations():
+    a = E.run_config("cpu", "deep_svdd_m", (0, 1), 0)
+    b = E.run_config("cpu", "deep_svdd_m", (0, 7, 9), 0)
+    mad = E.run_config("cpu", "deepmad", (0, 2), 0)
+    key = lambda cfg, kind, classes, own=None: config_hash(E.unit_config(cfg, kind, classes, own))  # noqa: E731
+    assert key(a, "deep_svdd", [0]) == key(b, "deep_svdd", [0]) != key(a, "deep_svdd", [1])
+    assert key(a, "ae", [0]) == key(mad, "ae", [0])  # DeepMAD's A_0 is Deep SVDD(m)'s pre-training
+    assert key(a, "ae", [0]) != key(E.run_config("cpu", "deep_svdd_m", (0, 1), 1), "ae", [0])  # per seed
+    d1, d2 = E.run_config("cpu", "drocc_m", (0, 1), 0), E.run_config("cpu", "drocc_m", (0, 5), 0, combine="min_standardised")
+    assert key(d1, "drocc", [0]) == key(d2, "drocc", [0])  # the combine rule is not part of the unit
+    assert key(mad, "deepmad", [0, 2], 0) != key(E.run_config("cpu", "deepmad", (0, 3), 0), "deepmad", [0, 3], 0)
+
+
+def _table(art):
+    df = pv.load_values("singh2021", art)
+    return df[df["row"].astype(int) == 1].set_index("metric")["value"].to_dict()
+
+
+def test_paper_scale_uses_tables_18_to_20():
+    drocc = E.run_config("paper", "drocc", (0, 8), 0)
+    t18 = _table("table18")
+    assert drocc["params"]["radius"] == t18["Radius"] and drocc["params"]["mu"] == t18["mu"]
+    assert drocc["train"]["drocc"]["lr"] == t18["Learning Rate"] and drocc["train"]["drocc"]["optimizer"] == "adam"
+    assert drocc["params"]["ascent_step_size"] == t18["Adversarial Ascent Step Size"]
+    svdd = E.run_config("paper", "deep_svdd", (0, 8), 0)
+    t19 = _table("table19")
+    assert svdd["train"]["svdd"]["lr"] == t19["Learning Rate"] and svdd["train"]["svdd"]["weight_decay"] == t19["Weight Decay"]
+    assert svdd["model"]["rep_dim"] == 128 and svdd["model"]["widths"] == [32, 64, 128]
+    mad = E.run_config("paper", "deepmad", (0, 8), 0)
+    t20 = pv.load_values("singh2021", "table20")
+    assert mad["params"]["delta"] in set(t20[t20.metric == "delta"].value) and mad["params"]["delta"] == 8.2
+    assert mad["params"]["eta"] == 1.0 and mad["train"]["svdd"]["lr"] == 1e-4
+    cifar100 = E.run_config("paper", "deepmad", (2, 10), 0, dataset="cifar100_coarse")
+    assert cifar100["data"]["n_classes"] == 20 and cifar100["model"]["in_channels"] == 3
+    with pytest.raises(NotImplementedError, match="by hand"):
+        E.check_data_present(E.run_config("paper", "deepmad", (0, 1, 2, 3), 0, dataset="recycle")["data"])
+
+
+def test_smoke_runs_every_method_above_chance(checkpoints):
+    """Digits (0, 1) normal vs the other eight digits, 40 training images per class, a few epochs."""
+    out = {m: E.run(E.run_config("smoke", m, (0, 1), 0)) for m in E.METHODS}
+    for method, (metrics, arrays) in out.items():
+        assert metrics["auroc"] > 0.6, (method, metrics["auroc"])
+        assert metrics["n_test_normal"] + metrics["n_test_anomalous"] == len(arrays["test_scores"]) == 300
+        assert np.isfinite(arrays["test_scores"]).all()
+    # Algorithm 1: the combined score is the minimum of the per-class detectors' scores
+    for method in ("drocc_m", "deep_svdd_m", "deepmad"):
+        det = out[method][1]["detector_scores"]
+        assert det.shape == (2, 300) and np.allclose(out[method][1]["test_scores"], det.min(axis=0))
+    assert len(out["deepmad"][0]["delta"]) == 2
+    # Deep SVDD(m)'s class-0 detector is the very unit a one-class Deep SVDD on class 0 trains
+    single = E.run(E.run_config("smoke", "deep_svdd", (0,), 0))[1]["test_scores"]
+    assert np.array_equal(single, out["deep_svdd_m"][1]["detector_scores"][0])
+
+
+def test_units_are_loaded_not_retrained_and_reruns_are_identical(checkpoints):
+    cfg = E.run_config("smoke", "drocc_m", (2, 3), 0)
+    first = E.run(cfg)[1]["test_scores"]
+    files = sorted(p.name for p in checkpoints.rglob("*.pt"))
+    assert len(files) == 2 and all(f.startswith("drocc-drocc-") for f in files)
+    mtimes = {p: p.stat().st_mtime_ns for p in checkpoints.rglob("*.pt")}
+    assert np.array_equal(first, E.run(cfg)[1]["test_scores"])
+    assert {p: p.stat().st_mtime_ns for p in checkpoints.rglob("*.pt")} == mtimes  # nothing retrained
+
+
+def test_combine_rules_and_features(checkpoints):
+    ds = E.run(E.run_config("smoke", "drocc_m", (0, 1), 0, combine="dempster_shafer", save_features=True))[1]
+    logits = -ds["detector_scores"]
+    assert np.allclose(ds["test_scores"], -np.log(np.exp(logits).sum(axis=0)), atol=1e-5)
+    assert ds["features"].shape == (2, len(ds["feature_index"]), 64)  # DROCC's 64-d last hidden layer
+    std = E.run(E.run_config("smoke", "deep_svdd_m", (0, 1), 0, combine="min_standardised"))
+    assert 0.0 <= std[0]["auroc"] <= 1.0
+    svdd = E.run(E.run_config("smoke", "deep_svdd", (0, 1), 0, save_features=True))[1]
+    assert svdd["features"].shape == (len(svdd["feature_index"]), 128)
+    assert np.bincount(svdd["test_labels"][svdd["feature_index"]]).max() <= 100
