@@ -110,3 +110,17 @@ def test_combine_rules_and_features(checkpoints):
     svdd = E.run(E.run_config("smoke", "deep_svdd", (0, 1), 0, save_features=True))[1]
     assert svdd["features"].shape == (len(svdd["feature_index"]), 128)
     assert np.bincount(svdd["test_labels"][svdd["feature_index"]]).max() <= 100
+
+
+def test_sweep_order_and_runs_frame(checkpoints):
+    from adlib.papers.singh2021.protocol import per_combination, range_summary
+    from adlib.results import RunRecord
+
+    cfgs = E.sweep_configs("cpu", [0, 1, 2])
+    assert len(cfgs) == (45 + 10 + 252) * 5 * 3
+    assert [len(c["data"]["normal_classes"]) for c in (cfgs[0], cfgs[45 * 15], cfgs[-1])] == [2, 9, 5]
+    recs = [RunRecord(c, {"auroc": 0.5 + 0.01 * c["seed"]}, {}) for c in E.split_configs("cpu", "9/1", [0, 1])]
+    df = E.runs_frame(recs)
+    assert set(df["split"]) == {"9/1"} and set(df["method"]) == set(E.METHOD_LABELS.values())
+    summary = range_summary(per_combination(df)).set_index("method")
+    assert summary.loc["DeepMAD", "n_combinations"] == 10 and summary.loc["DeepMAD", "mean"] == pytest.approx(0.505)

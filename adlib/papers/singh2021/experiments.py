@@ -123,7 +123,7 @@ def _train_specs(scale: str) -> dict[str, dict[str, Any]]:
     if scale == "paper":
         ae_epochs, epochs, drocc_epochs, batch, drocc_batch, lr = 100, 100, 40, 128, 256, 1e-4
     elif scale == "cpu":
-        ae_epochs, epochs, drocc_epochs, batch, drocc_batch, lr = 10, 20, 10, 32, 32, 1e-3
+        ae_epochs, epochs, drocc_epochs, batch, drocc_batch, lr = 6, 12, 6, 32, 32, 1e-3
     else:
         ae_epochs, epochs, drocc_epochs, batch, drocc_batch, lr = 2, 3, 2, 32, 32, 1e-3
     m1, m2 = max(1, round(0.4 * drocc_epochs)), max(1, round(0.8 * drocc_epochs))
@@ -198,6 +198,36 @@ def split_configs(scale: str, split: str, seeds: Sequence[int], methods: Sequenc
 
     return [run_config(scale, method, combo, seed, **kwargs)
             for combo in split_combinations(split) for method in methods for seed in seeds]
+
+
+SWEEP_ORDER: tuple[str, ...] = ("2/8", "9/1", "5/5")
+"""The order a sweep runs the splits in: 2/8 first trains every per-class unit (each class is in
+nine pairs), so the 9/1 and 5/5 runs only load them."""
+
+
+def sweep_configs(scale: str, seeds: Sequence[int], splits: Sequence[str] = SWEEP_ORDER,
+                  methods: Sequence[str] = METHODS, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every run of ``splits`` (in that order), e.g. the whole reduced fMNIST sweep of Tables 2-3
+    and Figures 3-4: ``sweep_configs("cpu", [0, 1, 2])`` (921 combination × seed pairs, 5 methods)."""
+    return [cfg for split in splits for cfg in split_configs(scale, split, seeds, methods, **kwargs)]
+
+
+def runs_frame(records) -> "pd.DataFrame":  # noqa: F821
+    """One row per stored run (:class:`adlib.results.RunRecord`), the input of
+    :func:`adlib.papers.singh2021.protocol.per_combination`: ``split`` ("2/8", …), ``method``
+    (the paper's label, e.g. "DROCC(m)"), ``classes`` ("(0, 8)"), ``seed``, ``auroc``."""
+    import pandas as pd
+
+    from adlib.papers.singh2021.protocol import combination_label
+
+    rows = []
+    for rec in records:
+        cfg = rec.config
+        normal = cfg["data"]["normal_classes"]
+        rows.append({"dataset": cfg["data"]["dataset"], "split": f"{len(normal)}/{cfg['data']['n_classes'] - len(normal)}",
+                     "method": METHOD_LABELS[cfg["method"]], "classes": combination_label(normal),
+                     "seed": cfg["seed"], "auroc": rec.metrics["auroc"]})
+    return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------------------------------------
