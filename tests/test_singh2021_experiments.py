@@ -110,6 +110,12 @@ def test_combine_rules_and_features(checkpoints):
     svdd = E.run(E.run_config("smoke", "deep_svdd", (0, 1), 0, save_features=True))[1]
     assert svdd["features"].shape == (len(svdd["feature_index"]), 128)
     assert np.bincount(svdd["test_labels"][svdd["feature_index"]]).max() <= 100
+    from adlib.papers.singh2021.features import table4_rows
+
+    row = table4_rows((0, 1), svdd["features"], svdd["test_labels"][svdd["feature_index"]], per_encoder=False)
+    assert row.shape == (1, 10) and row.to_numpy().max() <= 128
+    rows = table4_rows((0, 1), ds["features"], ds["test_labels"][ds["feature_index"]], per_encoder=True)
+    assert rows.shape == (2, 10) and rows.loc["KS(0,-)", 0] == 0 and rows.to_numpy().max() <= 64
 
 
 def test_sweep_order_and_runs_frame(checkpoints):

@@ -33,3 +33,16 @@ def test_score_cdfs_and_sampling():
     idx = sample_per_class(labels, 40, seed=1)
     assert np.bincount(labels[idx]).tolist() == [40] * 10
     assert np.array_equal(idx, sample_per_class(labels, 40, seed=1))
+
+
+def test_table4_rows_from_run_arrays():
+    from adlib.papers.singh2021.features import table4_rows
+
+    feats, labels = _features(shift_class=5)
+    joint = table4_rows((0, 8), feats, labels, per_encoder=False)
+    assert list(joint.index) == ["KS((0,8),-)"] and joint.shape == (1, 10) and joint.loc["KS((0,8),-)", 5] == 16
+    stacked = np.stack([feats, feats + 0.0])
+    rows = table4_rows((0, 5), stacked, labels, per_encoder=True)
+    assert list(rows.index) == ["KS(0,-)", "KS(5,-)"]
+    assert rows.loc["KS(0,-)", 0] == 0 and rows.loc["KS(5,-)", 5] == 0  # the reference against itself
+    assert rows.loc["KS(0,-)", 5] == 16 and rows.loc["KS(5,-)", 0] == 16

@@ -117,7 +117,9 @@ def _train_specs(scale: str) -> dict[str, dict[str, Any]]:
     DeepMAD's encoders: Adam, lr 1e-4, weight decay 1e-6; Tables 19–20) and ``drocc`` (Adam,
     lr 1e-3, ×0.1 at 40 % and 80 % of the epochs; Table 18). The paper gives no epochs or
     batch sizes: ``paper`` uses spec §6's defaults; reduced scales use few epochs and lr 1e-3
-    for the SVDD phase (lr 1e-4 barely moves a tiny encoder in ~20 steps)."""
+    for the SVDD phase (lr 1e-4 barely moves a tiny encoder in ~20 steps). Constant learning
+    rate (``lr_milestones=()``) except DROCC; float32 everywhere, also on CUDA (``amp=False``:
+    distances to a centre and DROCC's input gradients are precision-sensitive)."""
     from adlib.train import TrainSpec
 
     if scale == "paper":

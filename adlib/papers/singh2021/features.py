@@ -66,3 +66,27 @@ def normal_reference(features: np.ndarray, labels: np.ndarray, normal_classes: S
     """The rows of the normal classes (the reference "pdf class (0,8)" of §5.1)."""
     return np.asarray(features)[np.isin(np.asarray(labels), list(normal_classes))]
 
+
+
+def table4_rows(normal_classes: Sequence[int], features: np.ndarray, labels: np.ndarray, per_encoder: bool,
+                alpha: float = 0.05) -> pd.DataFrame:
+    """Table 4's rows for one trained model, from the §5.1 arrays of a run
+    (:func:`adlib.papers.singh2021.experiments.run` with ``save_features``: ``features`` and
+    ``test_labels[feature_index]``).
+
+    ``per_encoder=False`` (DROCC, DeepSVDD: one feature map, ``features`` ``(n, D)``): one row
+    ``"KS((a,b),-)"``, the normal classes' features as the reference. ``per_encoder=True``
+    (DeepMAD, or any Algorithm 1 method: ``features`` ``(m, n, D)``): one row ``"KS(i,-)"`` per
+    normal class i, encoder i's features of class i as the reference (the paper's DeepMAD rows).
+    Columns: test classes; entries: Σ_d h_d."""
+    normal = [int(c) for c in normal_classes]
+    labels = np.asarray(labels)
+    if per_encoder:
+        if features.ndim != 3 or features.shape[0] != len(normal):
+            raise ValueError(f"per-encoder features must be (m={len(normal)}, n, D); got {features.shape}")
+        rows = {f"KS({c},-)": ks_table(features[i][labels == c], features[i], labels, alpha)
+                for i, c in enumerate(normal)}
+    else:
+        label = "KS((" + ",".join(str(c) for c in normal) + "),-)"
+        rows = {label: ks_table(normal_reference(features, labels, normal), features, labels, alpha)}
+    return pd.DataFrame(rows).T
