@@ -130,3 +130,11 @@ def test_sweep_order_and_runs_frame(checkpoints):
     assert set(df["split"]) == {"9/1"} and set(df["method"]) == set(E.METHOD_LABELS.values())
     summary = range_summary(per_combination(df)).set_index("method")
     assert summary.loc["DeepMAD", "n_combinations"] == 10 and summary.loc["DeepMAD", "mean"] == pytest.approx(0.505)
+
+
+def test_only_shared_units_leave_checkpoints_at_reduced_scale(checkpoints):
+    E.run(E.run_config("smoke", "deepmad", (4, 5), 0))
+    E.run(E.run_config("smoke", "deep_svdd", (4, 5), 0))
+    names = sorted(p.name.split("-")[0] + "-" + p.name.split("-")[1] for p in checkpoints.rglob("*.pt"))
+    assert names == ["ae-ae", "ae-ae"]  # DeepMAD's per-class A_4, A_5; nothing of the (4, 5) units
+    assert E._keeps_checkpoint(E.run_config("paper", "deepmad", (4, 5), 0), {"unit": "deepmad", "classes": [4, 5]})

@@ -16,7 +16,8 @@ seed) and reused by every combination: the per-class autoencoder (Deep SVDD(m)'s
 DeepMAD's A_i), the per-class Deep SVDD and the per-class DROCC of Algorithm 1. A unit is keyed
 by the hash of its own config (:func:`unit_config`) and cached as its final training checkpoint
 under ``checkpoint_dir("singh2021")``: a second run that needs it loads it instead of training
-(:func:`adlib.train.train_classifier` resumes a finished checkpoint with zero epochs). The
+(:func:`adlib.train.train_classifier` resumes a finished checkpoint with zero epochs). At the
+reduced scales only these shared units are checkpointed (:func:`_keeps_checkpoint`). The
 per-class training subsets are drawn per class, independently of the combination, so that the
 units really are shared. Run the sweep's 2/8 split first (or any order: a unit two workers
 race for is computed twice, bit-identically, and written atomically).
@@ -338,15 +339,25 @@ def unit_config(cfg: dict[str, Any], kind: str, classes: Sequence[int], own: int
     return unit
 
 
+def _keeps_checkpoint(cfg: dict[str, Any], unit: dict[str, Any]) -> bool:
+    """Whether a unit is checkpointed: always at ``paper`` scale (long runs resume), and at the
+    reduced scales only the shared per-class units (``ae``, ``deep_svdd``, ``drocc`` on one class).
+    A reduced-scale unit of one combination trains in seconds and is never reused, and the full
+    ``cpu`` sweep would otherwise leave ~6,000 checkpoints (~2.5 GB)."""
+    return cfg["scale"] == "paper" or (unit["unit"] != "deepmad" and len(unit["classes"]) == 1)
+
+
 def _fit(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, unit: dict[str, Any], phase: str,
-         objective, pipeline, device: torch.device) -> list[float]:
-    """Train (or load, if its finished checkpoint exists) one unit's ``phase``."""
+         objective, pipeline, device: torch.device, keep: bool = True) -> list[float]:
+    """Train one unit's ``phase``, or load it if its finished checkpoint exists (``keep=False``:
+    train without checkpoints)."""
     from adlib.train import TrainSpec, checkpoint_dir, progress_enabled, train_classifier
 
     key = config_hash({**unit, "phase": phase})
+    path = checkpoint_dir(PAPER) / f"{unit['unit']}-{phase}-{key}.pt" if keep else None
     history = train_classifier(
         model, images, labels, TrainSpec(**unit["train"][phase]), seed=unit["seed"], pipeline=pipeline,
-        device=device, checkpoint_path=checkpoint_dir(PAPER) / f"{unit['unit']}-{phase}-{key}.pt", checkpoint_key=key,
+        device=device, checkpoint_path=path, checkpoint_key=key,
         progress=progress_enabled(), desc=f"{unit['unit']} {phase} {unit['classes']} seed {unit['seed']}",
         objective=objective)
     return history.losses
@@ -366,7 +377,8 @@ def pretrained_encoder(cfg: dict[str, Any], classes: Sequence[int], train: dict[
     seed_everything(cfg["seed"], cfg["threads"])
     ae = create_model("lenet_autoencoder", **_encoder_args(cfg))
     x = torch.cat([train[c] for c in unit["classes"]])
-    _fit(ae, x, torch.zeros(len(x), dtype=torch.long), unit, "ae", ReconstructionObjective(), _pipeline(cfg), device)
+    _fit(ae, x, torch.zeros(len(x), dtype=torch.long), unit, "ae", ReconstructionObjective(), _pipeline(cfg), device,
+         _keeps_checkpoint(cfg, unit))
     encoder = create_model("lenet", **_encoder_args(cfg)).to(device)
     encoder.load_state_dict(ae.encoder.state_dict())
     return encoder.eval()
@@ -385,7 +397,8 @@ def deep_svdd_unit(cfg: dict[str, Any], classes: Sequence[int], train: dict[int,
     pipe = _pipeline(cfg)
     center = initial_center(encoder, x, pipe)
     objective = NominalVsOutlierObjective(lambda z, out: deep_svdd_loss(z, center))
-    _fit(encoder, x, torch.zeros(len(x), dtype=torch.long), unit, "svdd", objective, pipe, device)
+    _fit(encoder, x, torch.zeros(len(x), dtype=torch.long), unit, "svdd", objective, pipe, device,
+         _keeps_checkpoint(cfg, unit))
     return encoder.eval(), center
 
 
@@ -401,7 +414,8 @@ def drocc_unit(cfg: dict[str, Any], classes: Sequence[int], train: dict[int, tor
     model = create_model("lenet", **_encoder_args(cfg), logit_head=True, head_hidden=cfg["model"]["drocc_head_hidden"])
     x = torch.cat([train[c] for c in unit["classes"]])
     objective = DROCCObjective(p["radius"], p["gamma"], p["mu"], p["ascent_steps"], p["ascent_step_size"])
-    _fit(model, x, torch.ones(len(x), dtype=torch.long), unit, "drocc", objective, _pipeline(cfg, True), device)
+    _fit(model, x, torch.ones(len(x), dtype=torch.long), unit, "drocc", objective, _pipeline(cfg, True), device,
+         _keeps_checkpoint(cfg, unit))
     return model.eval()
 
 
@@ -432,7 +446,8 @@ def deepmad_unit(cfg: dict[str, Any], own: int, train: dict[int, torch.Tensor],
     unit = unit_config(cfg, "deepmad", normal, own)
     x = torch.cat([train[c] for c in normal])
     labels = torch.cat([torch.full((len(train[c]),), int(c == own), dtype=torch.long) for c in normal])
-    _fit(encoder, x, labels, unit, "svdd", DeepMADObjective(center, delta, p["eta"], p["weighting"]), pipe, device)
+    _fit(encoder, x, labels, unit, "svdd", DeepMADObjective(center, delta, p["eta"], p["weighting"]), pipe, device,
+         _keeps_checkpoint(cfg, unit))
     return encoder.eval(), center, delta
 
 
