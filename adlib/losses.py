@@ -372,8 +372,9 @@ def project_to_annulus(x_adv: torch.Tensor, x: torch.Tensor, radius: float, gamm
 
 def drocc_adversarial_search(model: torch.nn.Module, x: torch.Tensor, radius: float, gamma: float = 2.0,
                              steps: int = 5, step_size: float = 0.001, project_every: int | None = None) -> torch.Tensor:
-    """The inner maximisation of DROCC (Goyal et al. 2020, Eq. (3)): points x̃_i in the annulus
-    N_i(r) around each training point on which the classifier is most wrong when told "anomaly",
+    """The inner maximisation of DROCC's objective (Goyal et al. 2020, §3): points x̃_i in the
+    annulus N_i(r) around each training point on which the classifier is most wrong when told
+    "anomaly",
 
         x̃_i ≈ argmax_{x̃ ∈ N_i(r)} ℓ(f_θ(x̃), −1),
 
@@ -399,13 +400,13 @@ def drocc_adversarial_search(model: torch.nn.Module, x: torch.Tensor, radius: fl
 
 
 def drocc_loss(logits_normal: torch.Tensor, logits_adv: torch.Tensor, mu: float = 1.0) -> torch.Tensor:
-    """DROCC's objective (Goyal et al. 2020, Eq. (3)) without its λ‖θ‖² term (the optimiser's
-    weight decay), logits > 0 meaning *normal*:
+    """DROCC's objective (Goyal et al. 2020, §3) without its λ‖θ‖² term (the optimiser's weight
+    decay), logits > 0 meaning *normal*:
 
         ℓ_dr = (1/n) Σ_i [ ℓ(f_θ(x_i), +1) + μ · ℓ(f_θ(x̃_i), −1) ],
 
     ℓ = binary cross-entropy on logits, x̃_i from :func:`drocc_adversarial_search` (singh2021
     Table 18: μ = 1, r = 8, ascent step 0.001)."""
-    pos = F.binary_cross_entropy_with_logits(logits_normal.float().flatten(), torch.ones_like(logits_normal.float().flatten()))
-    neg = F.binary_cross_entropy_with_logits(logits_adv.float().flatten(), torch.zeros_like(logits_adv.float().flatten()))
-    return pos + mu * neg
+    pos, neg = logits_normal.float().flatten(), logits_adv.float().flatten()
+    return (F.binary_cross_entropy_with_logits(pos, torch.ones_like(pos))
+            + mu * F.binary_cross_entropy_with_logits(neg, torch.zeros_like(neg)))

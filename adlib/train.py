@@ -294,7 +294,7 @@ class DeepMADObjective(TrainObjective):
 
 
 class DROCCObjective(TrainObjective):
-    """DROCC (Goyal et al. 2020, Eq. (3)) on a one-logit model, logit > 0 = normal: BCE of the
+    """DROCC (Goyal et al. 2020, §3) on a one-logit model, logit > 0 = normal: BCE of the
     batch as normal plus μ · BCE of its adversarial points x̃ ∈ N_i(r) as anomalous
     (:func:`adlib.losses.drocc_adversarial_search`, :func:`adlib.losses.drocc_loss`)."""
 
