@@ -301,12 +301,14 @@ class DROCCObjective(TrainObjective):
     uses_inputs = True
 
     def __init__(self, radius: float, gamma: float = 2.0, mu: float = 1.0, steps: int = 5,
-                 step_size: float = 0.001) -> None:
+                 step_size: float = 0.001, project_every: int | None = None) -> None:
         self.radius, self.gamma, self.mu, self.steps, self.step_size = radius, gamma, mu, steps, step_size
+        self.project_every = project_every
 
     def input_loss(self, model: nn.Module, x: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor,
                    n_in: int) -> torch.Tensor:
-        x_adv = drocc_adversarial_search(model, x[:n_in], self.radius, self.gamma, self.steps, self.step_size)
+        x_adv = drocc_adversarial_search(model, x[:n_in], self.radius, self.gamma, self.steps, self.step_size,
+                                         self.project_every)
         return drocc_loss(outputs[:n_in], model(x_adv), self.mu)
 
 

@@ -95,3 +95,11 @@ def test_lenet_autoencoder_shapes_and_encoder_weights(channels, side, widths):
     enc.load_state_dict(ae.encoder.state_dict())
     ae.eval(), enc.eval()
     assert torch.equal(enc(x), ae.features(x))
+
+
+def test_drocc_search_gamma_one_is_the_sphere_and_projection_schedule():
+    torch.manual_seed(1)
+    model = create_model("lenet", widths=(4,), rep_dim=8, bias=False, logit_head=True, head_hidden=4)
+    x = torch.rand(5, 1, 28, 28)
+    sphere = drocc_adversarial_search(model, x, radius=3.0, gamma=1.0, steps=20, step_size=0.5, project_every=10)
+    assert torch.allclose((sphere - x).flatten(1).norm(dim=1), torch.full((5,), 3.0), atol=1e-4)

@@ -36,9 +36,11 @@ Readings where the paper is silent (each a config parameter; spec §2.5, §2.6, 
   encoder's feature scale differs, so δ = ``delta_factor`` × the median initial distance of the
   other normal classes' training images to c_i (a training-data rule, never test AUC);
 * DeepMAD's two sums both divided by N (``weighting="total"``, as printed);
-* DROCC: inputs standardised with one mean/std per dataset; radius r = 8 (Table 18), γ = 2
-  (Goyal et al.'s annulus; the authors' CIFAR script uses γ = 1), a few ascent steps with
-  projection at the end, the 40 %/80 % learning-rate steps of the authors' code;
+* DROCC: inputs standardised with one mean/std per dataset; radius r = 8 (Table 18); γ = 1 (the
+  authors' CIFAR script, which singh2021 ran: the annulus r ≤ ‖x̃ − x‖ ≤ γr is then the sphere of
+  radius r; ``gamma=2`` gives a true annulus); 50 ascent steps projected every 10 at ``paper``
+  scale, a few projected at the end at reduced scales; the 40 %/80 % learning-rate steps of the
+  authors' code;
 * Algorithm 1 combines raw scores with one threshold (``combine="min"``); ``"min_standardised"``
   (each detector's scores standardised by their mean/std on its own training class) and, for
   DROCC(m), ``"dempster_shafer"`` (Eqs. (2)/(4) on p_i = σ(f_i): score −logsumexp_i f_i) are options.
@@ -142,7 +144,7 @@ def _train_specs(scale: str) -> dict[str, dict[str, Any]]:
 
 def run_config(scale: str, method: str, normal_classes: Sequence[int], seed: int, *, dataset: str | None = None,
                combine: str = "min", delta: float | None = None, delta_factor: float = 0.75, eta: float = 1.0,
-               weighting: str = "total", radius: float = 8.0, gamma: float = 2.0, mu: float = 1.0,
+               weighting: str = "total", radius: float = 8.0, gamma: float = 1.0, mu: float = 1.0,
                save_features: bool = False, device: str = "cpu", threads: int = 1) -> dict[str, Any]:
     """The full JSON-able config of one run. ``combine`` applies to the Algorithm 1 methods,
     ``delta``/``delta_factor``/``eta``/``weighting`` to DeepMAD (``delta=None``: the
@@ -185,7 +187,8 @@ def run_config(scale: str, method: str, normal_classes: Sequence[int], seed: int
         train = {"drocc": specs["drocc"]}
         steps = 50 if scale == "paper" else 3 if scale == "smoke" else 5
         params = {"radius": float(radius), "gamma": float(gamma), "mu": float(mu), "ascent_steps": steps,
-                  "ascent_step_size": 0.001, "input_stats": [list(v) for v in INPUT_STATS[dataset]]}
+                  "ascent_step_size": 0.001, "project_every": 10 if scale == "paper" else None,
+                  "input_stats": [list(v) for v in INPUT_STATS[dataset]]}
     if method in ALGORITHM1:
         params["combine"] = combine
     return {"paper": PAPER, "experiment": EXPERIMENT, "scale": scale, "method": method, "seed": int(seed),
@@ -413,7 +416,8 @@ def drocc_unit(cfg: dict[str, Any], classes: Sequence[int], train: dict[int, tor
     seed_everything(cfg["seed"], cfg["threads"])
     model = create_model("lenet", **_encoder_args(cfg), logit_head=True, head_hidden=cfg["model"]["drocc_head_hidden"])
     x = torch.cat([train[c] for c in unit["classes"]])
-    objective = DROCCObjective(p["radius"], p["gamma"], p["mu"], p["ascent_steps"], p["ascent_step_size"])
+    objective = DROCCObjective(p["radius"], p["gamma"], p["mu"], p["ascent_steps"], p["ascent_step_size"],
+                               p["project_every"])
     _fit(model, x, torch.ones(len(x), dtype=torch.long), unit, "drocc", objective, _pipeline(cfg, True), device,
          _keeps_checkpoint(cfg, unit))
     return model.eval()
