@@ -28,6 +28,12 @@ a reduced analog, labelled as such) and ``paper`` (CIFAR-10, Fashion-MNIST, CIFA
 superclasses with the paper's encoder and Tables 18–20; RECYCLE is obtained by hand: see
 :data:`RECYCLE_NOTE`).
 
+Cost of the ``cpu`` sweep (measured 2026-11-29, one torch thread, CPU seconds per combination and
+seed for all five methods, per-class units already trained): 2/8 ≈ 3.9 s, 5/5 ≈ 12 s (DeepMAD ≈
+5.4 s of it: m encoders each trained on all m classes), 9/1 ≈ 26.5 s; the per-class units ≈ 1.5 s
+per (class, seed). All 307 combinations × 3 seeds (:func:`sweep_configs`) ≈ 10,400 CPU-s ≈ 2.9
+CPU-hours, ≈ 1.5 h on two idle cores (≈ 2 h measured under load).
+
 Readings where the paper is silent (each a config parameter; spec §2.5, §2.6, §8.8):
 
 * centres c_i: the mean of the pretrained encoder's outputs on the class's training images,
