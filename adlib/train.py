@@ -453,7 +453,7 @@ def train_classifier(
                 x = torch.cat([x, pipeline(x_oe[oe_idx], train=True, generator=gen)])
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
                 outputs = model(x)
-            if objective.uses_inputs:
+            if getattr(objective, "uses_inputs", False):
                 loss = objective.input_loss(model, x, outputs, y_all[idx], n_in)
             else:
                 loss = objective.loss(outputs, y_all[idx], n_in)
