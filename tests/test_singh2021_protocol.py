@@ -70,3 +70,23 @@ def test_best_worst_lists():
     assert list(drocc[drocc.list == "best"]["classes"]) == ["(0, 8)", "(0, 1)"]
     assert list(drocc[drocc.list == "worst"]["classes"]) == ["(1, 2)", "(0, 2)"]
     assert list(drocc[drocc.list == "worst"]["rank"]) == [1, 2]
+
+
+def test_aggregation_on_the_papers_own_lists_gives_table2():
+    """Tables 13-17 (best/worst 10 of the 252 5-sets, per-combination means) through
+    range_summary give Table 2's 5-in, 5-out extremes for all five methods (paper-values check)."""
+    from adlib import paper_values as pv
+
+    parts = []
+    for n in range(13, 18):
+        art = f"table{n}"
+        df = pv.load_values("singh2021", art)
+        parts.append(pd.DataFrame({"split": "5/5", "method": pv.get_artefact("singh2021", art)["identity"]["table2_method"],
+                                   "classes": df["classes"], "mean": df["value"], "ci95": np.nan}))
+    ours = P.range_summary(pd.concat(parts, ignore_index=True)).set_index("method")
+    t2 = pv.load_values("singh2021", "table2")
+    t2 = t2[t2["split"] == "5-in, 5-out"].set_index(["method", "metric"])["value"]
+    assert set(ours.index) == {"DROCC", "DROCC(m)", "DeepSVDD", "DeepSVDD(m)", "DeepMAD"}
+    for method, row in ours.iterrows():
+        assert row["min"] == pytest.approx(t2[(method, "AUC min")]) and row["max"] == pytest.approx(t2[(method, "AUC max")])
+    assert ours.loc["DeepMAD", "min_classes"] == "(0, 1, 3, 8, 9)"
