@@ -138,3 +138,16 @@ def test_only_shared_units_leave_checkpoints_at_reduced_scale(checkpoints):
     names = sorted(p.name.split("-")[0] + "-" + p.name.split("-")[1] for p in checkpoints.rglob("*.pt"))
     assert names == ["ae-ae", "ae-ae"]  # DeepMAD's per-class A_4, A_5; nothing of the (4, 5) units
     assert E._keeps_checkpoint(E.run_config("paper", "deepmad", (4, 5), 0), {"unit": "deepmad", "classes": [4, 5]})
+
+
+def test_run_recreates_bit_for_bit_from_its_config(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADLIB_PROGRESS", "0")
+    cfg = E.run_config("smoke", "deepmad", (6, 7), 3)
+    out = []
+    for sub in ("a", "b"):  # separate checkpoint directories: everything is trained twice
+        monkeypatch.setenv("ADLIB_CHECKPOINTS", str(tmp_path / sub))
+        out.append(E.run(cfg))
+    assert np.array_equal(out[0][1]["test_scores"], out[1][1]["test_scores"])
+    assert out[0][0] == out[1][0]
+    other_seed = E.run(E.run_config("smoke", "deepmad", (6, 7), 4))[1]["test_scores"]
+    assert not np.array_equal(other_seed, out[0][1]["test_scores"])
