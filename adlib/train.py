@@ -296,7 +296,9 @@ class DeepMADObjective(TrainObjective):
 class DROCCObjective(TrainObjective):
     """DROCC (Goyal et al. 2020, §3) on a one-logit model, logit > 0 = normal: BCE of the
     batch as normal plus μ · BCE of its adversarial points x̃ ∈ N_i(r) as anomalous
-    (:func:`adlib.losses.drocc_adversarial_search`, :func:`adlib.losses.drocc_loss`)."""
+    (:func:`adlib.losses.drocc_adversarial_search`, :func:`adlib.losses.drocc_loss`). The search and
+    the forward pass over x̃ run in the model's training mode, so BatchNorm's running statistics
+    see the x̃ batches too."""
 
     uses_inputs = True
 
