@@ -103,17 +103,22 @@ class SquaredNorm(Detector):
 
 
 class CenterDistance(Detector):
-    """One-class Deep SVDD's score (Ruff et al. 2018; ruff2021 Eq. (1)): s(x) = ‖φ(x) − c‖²."""
+    """One-class Deep SVDD's score (Ruff et al. 2018; ruff2021 Eq. (1)): s(x) = ‖φ(x) − c‖².
+
+    ``squared=False`` gives ‖φ(x) − c‖₂, DeepMAD's d(x) per encoder (singh2021 Algorithm 3); the
+    ranking, hence the AUC, is the same."""
 
     name = "center_distance"
 
-    def __init__(self, center: torch.Tensor | None = None) -> None:
+    def __init__(self, center: torch.Tensor | None = None, squared: bool = True) -> None:
         if center is None:
             raise ValueError("center_distance needs the hypersphere centre c (a tensor of the feature size)")
         self.center = center.float()
+        self.squared = squared
 
     def score_outputs(self, outputs: torch.Tensor) -> torch.Tensor:
-        return ((outputs.float().flatten(1) - self.center.to(outputs.device)) ** 2).sum(dim=1)
+        sq = ((outputs.float().flatten(1) - self.center.to(outputs.device)) ** 2).sum(dim=1)
+        return sq if self.squared else torch.sqrt(sq)
 
 
 class OutlierLogit(Detector):
@@ -124,6 +129,27 @@ class OutlierLogit(Detector):
 
     def score_outputs(self, outputs: torch.Tensor) -> torch.Tensor:
         return outputs.float().flatten()
+
+
+class NormalLogit(Detector):
+    """A one-class classifier whose logit is > 0 for *normal* (DROCC, Goyal et al. 2020; singh2021
+    §5.1 plots these logits): s(x) = −f(x), so higher = more anomalous."""
+
+    name = "normal_logit"
+
+    def score_outputs(self, outputs: torch.Tensor) -> torch.Tensor:
+        return -outputs.float().flatten()
+
+
+def any_normal_score(scores: torch.Tensor) -> torch.Tensor:
+    """Algorithm 1 of singh2021 (§3): m one-class detectors, "declare x anomalous if all
+    classifiers classify it as anomalous". With one threshold T for all detectors (the paper's
+    "D(𝓕(x)) < T", swept for the ROC curve), x is anomalous at T iff min_i s_i(x) ≥ T, so the
+    combined score is the minimum over the detectors: ``scores`` ``(m, N)`` → ``(N,)``.
+    Any per-detector normalisation is the caller's (the paper uses none)."""
+    if scores.ndim != 2 or scores.shape[0] == 0:
+        raise ValueError(f"scores must be (m, N) with m >= 1 detectors, got shape {tuple(scores.shape)}")
+    return scores.min(dim=0).values
 
 
 class ADCGANNormalityScore(Detector):
@@ -207,6 +233,7 @@ DETECTORS: dict[str, type[Detector]] = {
     SquaredNorm.name: SquaredNorm,
     CenterDistance.name: CenterDistance,
     OutlierLogit.name: OutlierLogit,
+    NormalLogit.name: NormalLogit,
     ADCGANNormalityScore.name: ADCGANNormalityScore,
 }
 

@@ -320,3 +320,93 @@ def latent_encoder_loss(dz_encoded: torch.Tensor) -> torch.Tensor:
     discriminator D_z"): the non-saturating −E[log D_z(E(x))]. Not in the authors' code, where E
     minimises L_dz together with D_z (spec §2.6)."""
     return F.binary_cross_entropy_with_logits(dz_encoded.float(), torch.ones_like(dz_encoded.float()))
+
+
+# ---------------------------------------------------------------------------------------------
+# singh2021: DeepMAD's compactness + squared-hinge objective; DROCC (Goyal et al. 2020), the
+# baseline singh2021 runs with the authors' code
+
+
+DEEPMAD_WEIGHTINGS: tuple[str, ...] = ("total", "balanced")
+"""How :func:`deepmad_loss` normalises its two sums (singh2021 §4; see there)."""
+
+
+def deepmad_loss(z: torch.Tensor, is_own: torch.Tensor, center: torch.Tensor, delta: float, eta: float = 1.0,
+                 weighting: str = "total") -> torch.Tensor:
+    """DeepMAD's loss for encoder E_i with centre c_i (singh2021 §4, the loss 𝓛 of Algorithm 3):
+
+        𝓛(θ_i) = (1/N) Σ_{x_j ∈ X_i} ‖E_i(x_j) − c_i‖²
+               + (η/N) Σ_{x_k ∈ (∪_j X_j) \\ X_i} max(0, δ − ‖E_i(x_k) − c_i‖₂)²  + (λ/2) Σ_l ‖W^l‖²_F,
+
+    N = |X_1| + … + |X_m|. ``is_own`` marks the rows of class i (label +1); the other rows are the
+    other normal classes (label −1), pushed beyond distance δ by a squared hinge on the
+    *unsquared* distance (the compactness term is on the squared one, as printed). The λ term
+    is the optimiser's weight decay.
+
+    ``weighting="total"`` (default, the equation as printed): both sums over the batch size, i.e.
+    the batch mean of ‖z − c‖² (own rows) or η·max(0, δ − ‖z − c‖)² (other rows); the other
+    classes then weigh (m − 1) times more than class i. ``"balanced"`` (not in the paper): the
+    mean over the own rows plus η times the mean over the other rows.
+    """
+    if weighting not in DEEPMAD_WEIGHTINGS:
+        raise ValueError(f"unknown weighting {weighting!r}; valid: {', '.join(DEEPMAD_WEIGHTINGS)}")
+    sq = ((z.float().flatten(1) - center.to(z.device).float()) ** 2).sum(dim=1)
+    own = is_own.to(torch.bool).to(z.device)
+    hinge = eta * F.relu(delta - torch.sqrt(sq.clamp_min(1e-12))) ** 2
+    if weighting == "total":
+        return torch.where(own, sq, hinge).mean()
+    zero = sq.sum() * 0
+    own_term = sq[own].mean() if own.any() else zero
+    other_term = hinge[~own].mean() if (~own).any() else zero
+    return own_term + other_term
+
+
+def project_to_annulus(x_adv: torch.Tensor, x: torch.Tensor, radius: float, gamma: float) -> torch.Tensor:
+    """Project each x̃ onto DROCC's annulus N_i(r) = {x̃ : r ≤ ‖x̃ − x_i‖₂ ≤ γ·r} around its x_i
+    (Goyal et al. 2020, §3): h ← h · clamp(‖h‖, r, γr) / ‖h‖ with h = x̃ − x, per sample."""
+    h = (x_adv - x).flatten(1)
+    norm = h.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    scale = norm.clamp(radius, gamma * radius) / norm
+    return x + (h * scale).view_as(x)
+
+
+def drocc_adversarial_search(model: torch.nn.Module, x: torch.Tensor, radius: float, gamma: float = 2.0,
+                             steps: int = 5, step_size: float = 0.001, project_every: int | None = None) -> torch.Tensor:
+    """The inner maximisation of DROCC's objective (Goyal et al. 2020, §3): points x̃_i in the
+    annulus N_i(r) around each training point on which the classifier is most wrong when told
+    "anomaly",
+
+        x̃_i ≈ argmax_{x̃ ∈ N_i(r)} ℓ(f_θ(x̃), −1),
+
+    by projected normalised gradient ascent: x̃ ← x + N(0, I) (torch's global RNG), then ``steps``
+    times x̃ ← x̃ + η_a · ∇/‖∇‖ of BCE(f(x̃), "anomaly"), projecting onto N_i(r) every
+    ``project_every`` steps (None: after the last step only) and always at the end. Returns x̃,
+    detached. The model's mode (train/eval) is left as it is.
+    """
+    x = x.detach()
+    x_adv = x + torch.randn(x.shape, device=x.device)
+    every = project_every or steps
+    for step in range(steps):
+        x_adv = x_adv.detach().requires_grad_(True)
+        with torch.enable_grad():
+            logits = model(x_adv).float().flatten()
+            loss = F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits))
+            grad, = torch.autograd.grad(loss, x_adv)
+        norm = grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *([1] * (grad.ndim - 1)))
+        x_adv = x_adv.detach() + step_size * grad / norm
+        if (step + 1) % every == 0:
+            x_adv = project_to_annulus(x_adv, x, radius, gamma)
+    return project_to_annulus(x_adv.detach(), x, radius, gamma)
+
+
+def drocc_loss(logits_normal: torch.Tensor, logits_adv: torch.Tensor, mu: float = 1.0) -> torch.Tensor:
+    """DROCC's objective (Goyal et al. 2020, §3) without its λ‖θ‖² term (the optimiser's weight
+    decay), logits > 0 meaning *normal*:
+
+        ℓ_dr = (1/n) Σ_i [ ℓ(f_θ(x_i), +1) + μ · ℓ(f_θ(x̃_i), −1) ],
+
+    ℓ = binary cross-entropy on logits, x̃_i from :func:`drocc_adversarial_search` (singh2021
+    Table 18: μ = 1, r = 8, ascent step 0.001)."""
+    pos, neg = logits_normal.float().flatten(), logits_adv.float().flatten()
+    return (F.binary_cross_entropy_with_logits(pos, torch.ones_like(pos))
+            + mu * F.binary_cross_entropy_with_logits(neg, torch.zeros_like(neg)))

@@ -22,8 +22,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from adlib.atomic import atomic_write, quarantine
-from adlib.losses import branch_outlier_exposure_term, confidence_branch_loss, outlier_exposure_loss, \
-    update_confidence_lambda
+from adlib.losses import autoencoder_loss, branch_outlier_exposure_term, confidence_branch_loss, deepmad_loss, \
+    drocc_adversarial_search, drocc_loss, outlier_exposure_loss, update_confidence_lambda
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -184,7 +184,17 @@ class TrainObjective:
     ``after_step`` and exposes it through ``state_dict``, which every checkpoint stores.
     """
 
+    #: True for objectives that need the model and the batch itself (an autoencoder's
+    #: reconstruction target, DROCC's adversarial search): the loop then calls
+    #: :meth:`input_loss` instead of :meth:`loss`.
+    uses_inputs: bool = False
+
     def loss(self, outputs: Any, targets: torch.Tensor, n_in: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def input_loss(self, model: nn.Module, x: torch.Tensor, outputs: Any, targets: torch.Tensor,
+                   n_in: int) -> torch.Tensor:
+        """The loss from the model, its input batch ``x`` and ``outputs = model(x)``."""
         raise NotImplementedError
 
     def after_step(self) -> None:
@@ -258,6 +268,50 @@ class NominalVsOutlierObjective(TrainObjective):
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor, n_in: int) -> torch.Tensor:
         is_outlier = torch.arange(len(outputs), device=outputs.device) >= n_in
         return self.loss_fn(outputs, is_outlier)
+
+
+class ReconstructionObjective(TrainObjective):
+    """Autoencoder pre-training (Deep SVDD's, DeepMAD's: singh2021 Algorithm 3 "train A_i on
+    provided examples X_i" with "MSE between the original and reconstructed image"):
+    :func:`adlib.losses.autoencoder_loss` between the model input and its output."""
+
+    uses_inputs = True
+
+    def input_loss(self, model: nn.Module, x: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor,
+                   n_in: int) -> torch.Tensor:
+        return autoencoder_loss(x, outputs)
+
+
+class DeepMADObjective(TrainObjective):
+    """DeepMAD's encoder training (singh2021 §4): :func:`adlib.losses.deepmad_loss` with the
+    targets as labels, 1 = the encoder's own class X_i, 0 = another normal class."""
+
+    def __init__(self, center: torch.Tensor, delta: float, eta: float = 1.0, weighting: str = "total") -> None:
+        self.center, self.delta, self.eta, self.weighting = center, float(delta), float(eta), weighting
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor, n_in: int) -> torch.Tensor:
+        return deepmad_loss(outputs, targets == 1, self.center, self.delta, self.eta, self.weighting)
+
+
+class DROCCObjective(TrainObjective):
+    """DROCC (Goyal et al. 2020, §3) on a one-logit model, logit > 0 = normal: BCE of the
+    batch as normal plus μ · BCE of its adversarial points x̃ ∈ N_i(r) as anomalous
+    (:func:`adlib.losses.drocc_adversarial_search`, :func:`adlib.losses.drocc_loss`). The search and
+    the forward pass over x̃ run in the model's training mode, so BatchNorm's running statistics
+    see the x̃ batches too."""
+
+    uses_inputs = True
+
+    def __init__(self, radius: float, gamma: float = 2.0, mu: float = 1.0, steps: int = 5,
+                 step_size: float = 0.001, project_every: int | None = None) -> None:
+        self.radius, self.gamma, self.mu, self.steps, self.step_size = radius, gamma, mu, steps, step_size
+        self.project_every = project_every
+
+    def input_loss(self, model: nn.Module, x: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor,
+                   n_in: int) -> torch.Tensor:
+        x_adv = drocc_adversarial_search(model, x[:n_in], self.radius, self.gamma, self.steps, self.step_size,
+                                         self.project_every)
+        return drocc_loss(outputs[:n_in], model(x_adv), self.mu)
 
 
 @dataclass
@@ -401,7 +455,10 @@ def train_classifier(
                 x = torch.cat([x, pipeline(x_oe[oe_idx], train=True, generator=gen)])
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
                 outputs = model(x)
-            loss = objective.loss(outputs, y_all[idx], n_in)
+            if getattr(objective, "uses_inputs", False):
+                loss = objective.input_loss(model, x, outputs, y_all[idx], n_in)
+            else:
+                loss = objective.loss(outputs, y_all[idx], n_in)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"{desc}: non-finite loss ({loss.item()}) at epoch {epoch + 1}, step {step + 1}; "

@@ -8,8 +8,8 @@ One small value type, :class:`ClassSplit`, covers the protocols of the five pape
   all-vs-one scheme, spec ``rafiee2021.md``);
 * :func:`leave_one_class_out` -- a (K-1)-way classifier with one held-out anomalous class (Ahmed &
   Courville 2020 "hold-out-class" protocol, spec ``ahmed2020.md``);
-* :func:`multi_class_normal_combinations` -- every m-subset of classes as the normal set (Singh &
-  Vatsavai 2021 multi-class-normal setting: 45, 252 and 10 combinations of CIFAR-10 / FMNIST for
+* :func:`multi_class_normal_combinations` -- every m-subset of classes as the normal set (Singh, Luo &
+  Li 2021 multi-class-normal setting: 45, 252 and 10 combinations of CIFAR-10 / FMNIST for
   m = 2, 5, 9; spec ``singh2021.md``);
 * :data:`FMNIST_R1` -- the reduced Outlier Exposure benchmark, split R1 (spec ``hendrycks2019.md``
   §8.0).
@@ -159,7 +159,7 @@ def leave_one_class_out(held_out: int, n_classes: int) -> ClassSplit:
 def multi_class_normal_combinations(n_classes: int, m: int) -> list[ClassSplit]:
     """Every choice of ``m`` normal classes, the other ``n_classes - m`` anomalous.
 
-    Singh & Vatsavai 2021 multi-class-normal setting: ``C(n_classes, m)`` splits in
+    Singh, Luo & Li 2021 multi-class-normal setting: ``C(n_classes, m)`` splits in
     lexicographic order of the normal set -- 45 for 2 of 10, 252 for 5 of 10, 10 for 9 of 10.
     """
     if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) \
