@@ -485,7 +485,8 @@ def run(cfg: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Train (or load the shared units of) one run's method and score the test set.
 
     Metrics: ``auroc`` (anomalies = the non-normal classes, positive), the test counts, the mean
-    score per test class, DeepMAD's δ per encoder. Arrays: ``test_scores``, ``test_labels``
+    score per test class, DeepMAD's δ per encoder. Arrays (none at ``cpu`` scale unless
+    ``save_features``, to keep the committed sweep small): ``test_scores``, ``test_labels``
     (original classes), for Algorithm 1 and DeepMAD ``detector_scores`` ``(m, N)``; with
     ``save_features``: ``feature_index`` (100 test images per class) and ``features`` (``(n, D)``,
     or ``(m, n, D)`` per detector), the §5.1 inputs.
@@ -558,6 +559,8 @@ def run(cfg: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if feat_idx is not None:
         arrays["feature_index"] = feat_idx.astype(np.int32)
         arrays["features"] = (features[0] if len(features) == 1 else np.stack(features)).astype(np.float32)
+    elif cfg["scale"] == "cpu":
+        arrays = {}  # the cpu sweep's ~4,600 runs keep their metrics only (the scores would be ~50 MB in git)
     return metrics, arrays
 
 
