@@ -62,6 +62,12 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
     NotebookSpec("rafiee2021", "table4", ("table4",),
                  "Table 4: score components, and the contrastive term switched off (beyond the paper)"),
     NotebookSpec("rafiee2021", "figure1", ("figure1",), "Figure 1: the AD-CGAN schematic"),
+    NotebookSpec("singh2021", "ranges", ("table2", "table3"),
+                 "Tables 2 and 3: AUC ranges over combinations of normal classes"),
+    NotebookSpec("singh2021", "combinations", ("figure3", "figure4"),
+                 "Figures 3 and 4: the AUC of every combination of normal classes"),
+    NotebookSpec("singh2021", "theory", ("table1",),
+                 "Table 1, Lemma 3.1 and Corollary 3.1.1: combining one-class detectors (simulated)"),
 )
 
 

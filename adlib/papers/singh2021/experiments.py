@@ -238,7 +238,7 @@ def runs_frame(records) -> "pd.DataFrame":  # noqa: F821
         normal = cfg["data"]["normal_classes"]
         rows.append({"dataset": cfg["data"]["dataset"], "split": f"{len(normal)}/{cfg['data']['n_classes'] - len(normal)}",
                      "method": METHOD_LABELS[cfg["method"]], "classes": combination_label(normal),
-                     "seed": cfg["seed"], "auroc": rec.metrics["auroc"]})
+                     "seed": cfg["seed"], "auroc": rec.metrics["auroc"], "scale": cfg["scale"]})
     return pd.DataFrame(rows)
 
 
