@@ -88,6 +88,7 @@ def built_book() -> Path:
     return BUILT
 
 
+@pytest.mark.book
 def test_built_book_loads_nothing_from_another_host(built_book):
     """Every built page (and stylesheet): no http(s) script, stylesheet, image or inline loader URL."""
     pages = list(html_pages(built_book))
@@ -95,6 +96,7 @@ def test_built_book_loads_nothing_from_another_host(built_book):
     assert remote_resources(built_book) == []
 
 
+@pytest.mark.book
 def test_built_book_serves_its_own_mathjax(built_book):
     assert (built_book / "_static" / "mathjax" / "tex-chtml.js").is_file()
     page = (built_book / "reproducing.html").read_text()
@@ -102,6 +104,7 @@ def test_built_book_serves_its_own_mathjax(built_book):
     assert '_static/mathjax/tex-chtml.js' in page
 
 
+@pytest.mark.book
 def test_built_book_internal_links_resolve(built_book):
     assert broken_links(built_book) == []
 
@@ -111,7 +114,9 @@ def test_built_book_internal_links_resolve(built_book):
 
 
 def _tiny_book(root: Path, intro: str) -> Path:
-    """A one-page Jupyter Book with this book's _config.yml (extensions, MathJax, MyST options)."""
+    """A one-page Jupyter Book with this book's _config.yml (extensions, MathJax, MyST options)
+    and _static."""
+    shutil.copytree(BOOK_DIR / "_static", root / "_static")
     config = yaml.safe_load((BOOK_DIR / "_config.yml").read_text())
     config["title"] = "tiny"
     (root / "_config.yml").write_text(yaml.safe_dump(config))
