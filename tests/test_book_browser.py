@@ -12,6 +12,7 @@ later are covered), and checks on each:
 - math renders: every ``.math`` element holds a MathJax ``mjx-container`` and MathJax reported no
   ``mjx-merror`` (the reproduction page must have math);
 - the front page shows the status matrix, one row per table and figure of ``status_matrix()``;
+- the search page finds pages (Sphinx's search index, served locally);
 - a paper's first reproduced page shows at least one figure (an ``<img>`` with nonzero natural
   width) and one table with rows; a chapter page shows the paper's tables.
 
@@ -195,7 +196,23 @@ class Cdp:
             time.sleep(0.2)
         self.evaluate("window.MathJax && MathJax.startup && MathJax.startup.promise "
                       "? MathJax.startup.promise.then(() => true) : true")
+        self.settle()
         return self.visit
+
+    def settle(self, quiet_s: float = 0.5, max_s: float = 10.0) -> None:
+        """Record events until none came for ``quiet_s`` (late loads such as icons and fonts belong
+        to this visit, not the next)."""
+        import websocket
+
+        deadline = time.monotonic() + max_s
+        self.ws.settimeout(quiet_s)
+        try:
+            while time.monotonic() < deadline:
+                self._receive()
+        except websocket.WebSocketTimeoutException:
+            pass
+        finally:
+            self.ws.settimeout(TIMEOUT_S)
 
     def screenshot(self, path: Path) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -336,6 +353,21 @@ def test_reproduction_page_renders_math(server, browser):
     _check_visit(visit, server)
     assert facts["math"] >= 2 and facts["mjx"] >= 2, f"{url}: no rendered math ({facts})"
     _check_math(facts, url)
+
+
+@pytest.mark.book
+def test_search_finds_pages_offline(server, browser):
+    """Sphinx's client-side search (searchindex.js, served locally) lists pages for a word."""
+    url = server + "search.html?q=exposure"
+    visit = browser.open(url)
+    deadline = time.monotonic() + TIMEOUT_S
+    while not (hits := browser.evaluate(
+            "Array.from(document.querySelectorAll('#search-results li a')).map(a => a.getAttribute('href'))")):
+        assert time.monotonic() < deadline, f"{url}: no search results"
+        time.sleep(0.5)
+    browser.settle()
+    _check_visit(visit, server)
+    assert any("hendrycks2019" in h for h in hits), hits
 
 
 @pytest.mark.book

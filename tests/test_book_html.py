@@ -115,8 +115,8 @@ def test_built_book_internal_links_resolve(built_book):
 
 def _tiny_book(root: Path, intro: str) -> Path:
     """A one-page Jupyter Book with this book's _config.yml (extensions, MathJax, MyST options)
-    and _static."""
-    shutil.copytree(BOOK_DIR / "_static", root / "_static")
+    and _extra files."""
+    shutil.copytree(BOOK_DIR / "_extra", root / "_extra")
     config = yaml.safe_load((BOOK_DIR / "_config.yml").read_text())
     config["title"] = "tiny"
     (root / "_config.yml").write_text(yaml.safe_dump(config))
