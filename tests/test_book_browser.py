@@ -56,14 +56,16 @@ HTML_DIR = BOOK_DIR / "_build" / "html"
 README_SHOTS = REPO_ROOT / "docs" / "screenshots"
 VIEWPORT = (1280, 800)
 TIMEOUT_S = 60.0  # per page; the build machine has 2 busy cores
-MAX_SCREENSHOT_BYTES = 300_000
+MAX_SCREENSHOT_BYTES = 300_000  # each of the README's copies
 
 
 def reproduced_pages() -> dict[str, str]:
-    """paper -> the book path of its first reproduced page (first registered notebook)."""
+    """paper -> the book path of its first reproduced page: its first notebook in
+    ``adlib.papers.registry.NOTEBOOKS`` that re-runs something (not a paper-values-only page)."""
     pages: dict[str, str] = {}
     for nb in NOTEBOOKS:
-        pages.setdefault(nb.paper, f"executed/{nb.paper}/{nb.name}.html")
+        if nb.not_runnable is None:
+            pages.setdefault(nb.paper, f"executed/{nb.paper}/{nb.name}.html")
     return pages
 
 
@@ -341,8 +343,7 @@ def test_front_page_shows_the_status_matrix(server, browser):
     assert facts["statusRows"] == len(status_matrix()), "the status matrix lacks rows"
     browser.evaluate("(() => { const t = document.querySelector('table.status-matrix');"
                      " (t.closest('section') || t).scrollIntoView({block: 'start'}); return true; })()")
-    size = browser.screenshot(screenshot_dir() / "front.png")
-    assert 0 < size <= MAX_SCREENSHOT_BYTES
+    assert browser.screenshot(screenshot_dir() / "front.png") > 0
 
 
 @pytest.mark.book
@@ -393,8 +394,7 @@ def test_first_reproduced_page_shows_a_figure_and_a_table(server, browser, paper
     _check_math(facts, url)
     assert any(width > 0 for _, width in facts["images"]), f"{url}: no figure rendered ({facts['images']})"
     assert facts["tables"] >= 1, f"{url}: no table rendered"
-    size = browser.screenshot(screenshot_dir() / f"{paper}.png")
-    assert 0 < size <= MAX_SCREENSHOT_BYTES, f"{paper}.png is {size} bytes"
+    assert browser.screenshot(screenshot_dir() / f"{paper}.png") > 0
 
 
 def test_readme_shows_a_screenshot_per_reproduced_paper():
