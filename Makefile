@@ -19,11 +19,12 @@ export OMP_WAIT_POLICY := PASSIVE
 export MPLCONFIGDIR ?= $(CURDIR)/build/mplconfig
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: venv data book test test-unit test-notebooks test-book reproduce benchmark clean help
+.PHONY: venv data book test test-unit test-notebooks test-book test-browser screenshots reproduce benchmark clean help
 
 help:
 	@echo "make book                      build the book (creates .venv, checks data, runs notebooks at cpu scale)"
-	@echo "make test                      unit tests, notebooks at smoke scale (nbval), book build"
+	@echo "make test                      unit tests, notebooks at smoke scale (nbval), book build, book in headless Chromium"
+	@echo "make screenshots               rebuild the book and refresh the README's screenshots (docs/screenshots)"
 	@echo "make reproduce TABLE=1 [PAPER=hendrycks2019] [FIGURE=4] [SCALE=smoke|cpu|paper] [SEEDS=0,1,2] [DEVICE=cuda]"
 	@echo "make benchmark                 training throughput: adlib vs an official-style loop"
 
@@ -43,10 +44,11 @@ data: venv
 book: venv data
 	$(PY) -m adlib.book build
 
-test: test-unit test-notebooks test-book
+test: test-unit test-notebooks test-book test-browser
 
+# The tests marked `book` check the built book: they run in test-browser, after test-book.
 test-unit: venv
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -m "not book" tests
 
 # Every notebook at smoke scale, twice: papermill writes the outputs, then nbval re-executes
 # each notebook (re-training from scratch: fresh checkpoint dir, force=True) and compares the
@@ -60,6 +62,17 @@ test-notebooks: venv
 # training run), Sphinx warnings as errors.
 test-book: venv data
 	ADLIB_STORED_ONLY=1 ADLIB_PROGRESS=0 $(PY) -m adlib.book build
+
+# The built book: no remote resources, no broken links (tests/test_book_html.py), and in headless
+# Chromium served on 127.0.0.1 (tests/test_book_browser.py: front page, every paper, math, no
+# console errors; screenshots to build/screenshots). Needs Debian's chromium (.ci/run installs it).
+test-browser: test-book
+	$(PY) -m pytest -q -p no:cacheprovider -m book tests
+
+# The README's screenshots: the front page and one page per reproduced paper. Re-run and commit
+# docs/screenshots when a paper lands (tests/test_book_browser.py checks the README shows them).
+screenshots: test-book
+	ADLIB_SCREENSHOTS=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -p no:cacheprovider -m book tests/test_book_browser.py
 
 reproduce: venv
 	$(PY) -m adlib.reproduce --scale $(SCALE) \

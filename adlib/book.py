@@ -116,12 +116,38 @@ def write_toc(book_dir: Path = BOOK_DIR) -> Path:
     return path
 
 
-def build_html(builder_args: tuple[str, ...] = ("-W", "-n", "--keep-going")) -> Path:
-    """Render ``book/`` with Jupyter Book 1 (Sphinx; builds offline), warnings as errors."""
-    write_toc()
-    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(BOOK_DIR), *builder_args]
+MATHJAX_EXTENSION = "sphinx-mathjax-offline"
+"""The Sphinx extension (a PyPI wheel, in the ``dev`` extra) that ships MathJax 3 and copies it to
+``_static/mathjax``, so math renders with no CDN (see ``book/_config.yml``)."""
+
+
+def check_mathjax_installed() -> None:
+    """A clear error, before a build, when the local MathJax is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec(MATHJAX_EXTENSION) is None:
+        raise SystemExit(f"[book] the local MathJax is missing: the book renders math from the "
+                         f"{MATHJAX_EXTENSION!r} package, not from a CDN. Install it with `make venv` "
+                         f"(pip install -e '.[dev]') or `pip install {MATHJAX_EXTENSION}`.")
+
+
+def build_html(builder_args: tuple[str, ...] = ("-W", "-n", "--keep-going"), book_dir: Path = BOOK_DIR) -> Path:
+    """Render ``book_dir`` with Jupyter Book 1 (Sphinx; builds offline), warnings as errors, then
+    check the HTML: nothing loaded from another host, MathJax served from ``_static``, every
+    internal link resolves (:mod:`adlib.book_html`); any failure is an error."""
+    from adlib.book_html import check_html
+
+    check_mathjax_installed()
+    if book_dir == BOOK_DIR:
+        write_toc()
+    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(book_dir), *builder_args]
     subprocess.run(cmd, check=True, cwd=REPO_ROOT)
-    index = BOOK_DIR / "_build" / "html" / "index.html"
+    html_dir = book_dir / "_build" / "html"
+    if not (html_dir / "_static" / "mathjax" / "tex-chtml.js").is_file():
+        raise SystemExit(f"[book] {html_dir}/_static/mathjax/tex-chtml.js is missing: is "
+                         f"{MATHJAX_EXTENSION!r} in the extensions of {book_dir / '_config.yml'}?")
+    check_html(html_dir)
+    index = html_dir / "index.html"
     print(f"[book] the book is at {index}", flush=True)
     return index
 
