@@ -126,6 +126,37 @@ def range_table(df: pd.DataFrame, artefact: str = "table3", dataset: str = "fMNI
     return pd.DataFrame(rows).set_index(["split", "method"])
 
 
+def plot_ranges(df: pd.DataFrame, artefact: str = "table3", dataset: str = "fMNIST"):
+    """Per split and method, the range of per-combination AUCs (bar from min to max, dot at the
+    mean over combinations): ours beside the paper's (Table 3's fMNIST rows where it has them)."""
+    import matplotlib.pyplot as plt
+
+    ours, paper = ranges(df), paper_ranges(dataset, artefact)
+    splits = [s for s in SPLITS if s in set(df.split)]
+    fig, axes = plt.subplots(1, len(splits), figsize=(3.6 * len(splits), 3.4), sharey=True, squeeze=False)
+    for ax, split in zip(axes[0], splits):
+        for i, method in enumerate(METHOD_ORDER):
+            if (split, method) in ours.index:
+                o = ours.loc[(split, method)]
+                ax.plot([i - 0.12, i - 0.12], [o["min"], o["max"]], color=METHOD_COLORS[method], lw=5,
+                        solid_capstyle="butt")
+                ax.plot(i - 0.12, o["mean"], "o", color="k", ms=4)
+            if (split, method) in paper.index:
+                p = paper.loc[(split, method)]
+                ax.plot([i + 0.12, i + 0.12], [p["min"], p["max"]], color=METHOD_COLORS[method], lw=5, alpha=0.35,
+                        solid_capstyle="butt")
+                if not pd.isna(p.get("mean", np.nan)):
+                    ax.plot(i + 0.12, p["mean"], "D", color="tab:red", ms=4)
+        ax.axhline(0.5, color="0.5", ls=":", lw=1)
+        ax.set_xticks(range(len(METHOD_ORDER)), METHOD_ORDER, rotation=45, ha="right", fontsize=8)
+        ax.set_title(SPLIT_LABELS[split], fontsize=10)
+    axes[0][0].set_ylabel("AUC over combinations (fraction)")
+    fig.suptitle(f"Range over combinations. Left bar: ours ({df.scale.iloc[0]} scale), ● mean.\n"
+                 f"Right pale bar: the paper ({dataset}), ◆ mean.", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def _paired(df: pd.DataFrame, split: str, a: str, b: str) -> pd.Series:
     """AUC(a) − AUC(b) per (combination, seed) of one split."""
     sub = df[df.split == split].set_index(["classes", "seed", "method"]).auroc.unstack("method")

@@ -1,0 +1,98 @@
+"""singh2021 report: ranges, claims and layouts from synthetic per-run AUCs, both outcomes."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from adlib.papers.singh2021 import experiments as ex
+from adlib.papers.singh2021 import report as sr
+from adlib.papers.singh2021.protocol import split_combinations
+from adlib.results import config_hash
+
+
+def _frame(level, splits=("2/8", "5/5", "9/1"), seeds=(0, 1, 2), n_combos=6):
+    """One row per (split, combination, method, seed); AUC = level[method](split, combination index) + seed noise."""
+    rows = []
+    for split in splits:
+        for k, combo in enumerate(split_combinations(split)[:n_combos]):
+            for method in sr.METHOD_ORDER:
+                for seed in seeds:
+                    rows.append({"dataset": "fashion_mnist", "split": split, "method": method,
+                                 "classes": "(" + ", ".join(map(str, combo)) + ")", "seed": seed, "scale": "cpu",
+                                 "auroc": level[method](split, k) + 0.001 * seed})
+    return pd.DataFrame(rows)
+
+
+M = {"2/8": 0, "5/5": 1, "9/1": 2}
+PAPER_LIKE = {  # Algorithm 2 > Algorithm 1, Algorithm 1 falls with m, DeepMAD narrowest, wide spans
+    "DeepSVDD": lambda s, k: 0.90 - 0.05 * M[s] - 0.05 * k,
+    "DeepSVDD(m)": lambda s, k: 0.85 - 0.1 * M[s] - 0.05 * k,
+    "DROCC": lambda s, k: 0.80 - 0.05 * k,
+    "DROCC(m)": lambda s, k: 0.75 - 0.1 * M[s] - 0.05 * k,
+    "DeepMAD": lambda s, k: 0.85 - 0.041 * k,
+}
+CONTRARY = {
+    "DeepSVDD": lambda s, k: 0.80 - 0.01 * k,
+    "DeepSVDD(m)": lambda s, k: 0.85 + 0.02 * M[s] - 0.01 * k,
+    "DROCC": lambda s, k: 0.70 - 0.01 * k,
+    "DROCC(m)": lambda s, k: 0.75 + 0.02 * M[s] - 0.01 * k,
+    "DeepMAD": lambda s, k: 0.85 - 0.09 * k,
+}
+
+
+def test_book_configs_are_the_sweep_and_small_at_smoke():
+    cpu = sr.book_configs("cpu", [0, 1, 2])
+    assert len(cpu) == 45 * 5 * 3 + 10 * 5 * 3 + 252 * 5 * 1
+    sweep = ex.sweep_configs("cpu", [0, 1, 2], splits=("2/8", "9/1")) + ex.split_configs("cpu", "5/5", [0])
+    assert {config_hash(c) for c in cpu} == {config_hash(c) for c in sweep}
+    smoke = sr.book_configs("smoke", [0, 1])
+    assert len(smoke) == 3 * 5 * 2 and {c["data"]["dataset"] for c in smoke} == {"digits_28"}
+
+
+def test_table2_claims_follow_the_numbers():
+    claims = sr.table2_claims(_frame(PAPER_LIKE))
+    assert [c.held for c in claims] == [True, True, True, True, True, True, True, True]
+    assert "2/8: +0.0500" in claims[0].evidence
+    claims = sr.table2_claims(_frame(CONTRARY))
+    assert [c.held for c in claims] == [False, False, False, False, False, False, False, False]
+
+
+def test_table3_claims_and_range_table_use_the_papers_fmnist_rows():
+    df = _frame(PAPER_LIKE)
+    table = sr.range_table(df)
+    assert table.loc[("2-in, 8-out", "DeepSVDD"), "paper (fMNIST) mean"] == pytest.approx(0.8538)
+    assert table.loc[("2-in, 8-out", "DeepSVDD"), "ours mean"] == pytest.approx(0.90 - 0.125 + 0.001, abs=1e-4)
+    assert table.loc[("2-in, 8-out", "DeepSVDD"), "combinations × seeds"] == "6 × 3"
+    claims = sr.table3_claims(df)
+    # 2/8: DeepSVDD 0.776 > DeepMAD 0.7485; 5/5 and 9/1: DeepMAD 0.7485 > DeepSVDD 0.726, 0.676
+    assert [c.held for c in claims[:3]] == [True, True, True]
+    contrary = sr.table3_claims(_frame(CONTRARY))  # DeepSVDD (0.776) above DeepMAD (0.626) everywhere
+    assert [c.held for c in contrary[:3]] == [True, False, False]
+    assert claims[3].held is False and "2/8 DeepSVDD" in claims[3].evidence
+
+
+def test_figure_claims_count_combinations_below_chance_and_spread():
+    low = dict(PAPER_LIKE, DROCC=lambda s, k: 0.45 + 0.05 * k, **{
+        "DROCC(m)": lambda s, k: 0.45, "DeepSVDD": lambda s, k: 0.4 + 0.1 * k,
+        "DeepSVDD(m)": lambda s, k: 0.3 + 0.1 * k})
+    claims = sr.figure_claims(_frame(low))
+    assert [c.held for c in claims] == [True, False]  # DROCC(m) is constant: the least spread
+    claims = sr.figure_claims(_frame(PAPER_LIKE))
+    assert claims[0].held is False and "DeepMAD 0" in claims[0].evidence and claims[1].held is True
+
+
+def test_theory_claims_both_ways():
+    falling = pd.DataFrame({"m": [1, 2, 5], "or_rule": [0.9, 0.85, 0.8], "dempster_shafer": [0.9, 0.85, 0.8],
+                            "product": [0.9, 0.8, 0.7], "mean_model": [0.9, 0.88, 0.85],
+                            "tpr1": [0.9, 0.95, 0.99], "fpr1": [0.5, 0.7, 0.9]})
+    assert [c.held for c in sr.theory_claims(falling)] == [True, True, True]
+    rising = falling.assign(or_rule=[0.8, 0.85, 0.9], fpr1=[0.5, 0.4, 0.3], mean_model=[0.8, 0.8, 0.8])
+    assert [c.held for c in sr.theory_claims(rising)] == [False, False, False]
+
+
+def test_best_worst_table_layout():
+    table = sr.best_worst_table(_frame(PAPER_LIKE), "2/8", k=3)
+    assert list(table.columns) == list(sr.METHOD_ORDER)
+    assert table.loc[("best", 1), "DeepMAD"] == "(0, 1) 0.8510"
+    assert table.loc[("worst", 1), "DeepMAD"] == "(0, 6) 0.6460"
+    assert np.all(table.index.get_level_values("rank") <= 3)
