@@ -96,3 +96,45 @@ def test_best_worst_table_layout():
     assert table.loc[("best", 1), "DeepMAD"] == "(0, 1) 0.8510"
     assert table.loc[("worst", 1), "DeepMAD"] == "(0, 6) 0.6460"
     assert np.all(table.index.get_level_values("rank") <= 3)
+
+
+def _feature_record(method, pair, shift, seed=0):
+    """A run whose features of the anomalous classes sit ``shift`` away from the normal ones in
+    the first half of the dimensions, and whose scores put ``shift``-dependent classes left of normal."""
+    from adlib.results import RunRecord
+
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(10), 100)
+    normal = np.isin(labels, pair)
+    feats = rng.standard_normal((1000, 16))
+    feats[~normal, :8] += shift
+    if method == "deepmad":
+        feats = np.stack([feats, feats])
+    scores = rng.standard_normal(1000) + np.where(normal, 0.0, shift - 1.0)
+    cfg = ex.run_config("cpu", method, pair, seed, save_features=True)
+    arrays = {"features": feats.astype(np.float16), "feature_index": np.arange(1000), "test_labels": labels,
+              "test_scores": scores}
+    return RunRecord(config=cfg, metrics={"auroc": 0.5 + shift / 10}, provenance={}, arrays=arrays)
+
+
+def test_feature_configs_pick_the_best_and_worst_pair_of_each_method():
+    picks = sr.feature_configs(_frame(PAPER_LIKE, splits=("2/8",)), "cpu", 0)
+    assert [(label, role) for label, role, _ in picks] == [(m, r) for m in ("DROCC", "DeepSVDD", "DeepMAD")
+                                                           for r in ("best", "worst")]
+    best, worst = picks[4][2], picks[5][2]
+    assert best["data"]["normal_classes"] == [0, 1] and worst["data"]["normal_classes"] == [0, 6]
+    assert best["save_features"] and best["method"] == "deepmad"
+
+
+@pytest.mark.parametrize("best_shift, worst_shift, held", [(3.0, 0.0, True), (0.0, 3.0, False)])
+def test_feature_claims_compare_the_best_with_the_worst_pair(best_shift, worst_shift, held):
+    runs = [(label, role, _feature_record(key, (0, 1) if role == "best" else (2, 3),
+                                          best_shift if role == "best" else worst_shift))
+            for label, key in sr.FEATURE_METHODS.items() for role in ("best", "worst")]
+    ks = sr.ks_frame(runs)
+    assert len(ks) == 2 + 2 + 4  # one row per pair; DeepMAD one per encoder
+    assert ks.loc[("DeepMAD", "best", "(0, 1)", "KS(1,-)"), 1] == 0  # a class against itself
+    claims = sr.feature_claims(ks, runs)
+    assert [c.artefact for c in claims] == ["table4", "figure6", "table21", "figure5", "table22", "figure7"]
+    assert [c.held for c in claims[::2]] == [held] * 3  # KS sums: 8 shifted dimensions vs none
+    assert [c.held for c in claims[1::2]] == [held] * 3  # scores shifted left (shift − 1 < 0) in one pair only

@@ -66,6 +66,8 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                  "Tables 2 and 3: AUC ranges over combinations of normal classes"),
     NotebookSpec("singh2021", "combinations", ("figure3", "figure4"),
                  "Figures 3 and 4: the AUC of every combination of normal classes"),
+    NotebookSpec("singh2021", "features", ("table4", "table21", "table22", "figure5", "figure6", "figure7"),
+                 "Table 4, Tables 21–22 and Figures 5–7: features of the best and the worst pair"),
     NotebookSpec("singh2021", "theory", ("table1",),
                  "Table 1, Lemma 3.1 and Corollary 3.1.1: combining one-class detectors (simulated)"),
 )

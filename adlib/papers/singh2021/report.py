@@ -292,6 +292,109 @@ def figure_claims(df: pd.DataFrame) -> list[Claim]:
 
 
 # ---------------------------------------------------------------------------------------------
+# §5.1: features of the best and the worst pair (Table 4, Tables 21-22, Figures 5-7)
+
+FEATURE_METHODS = {"DROCC": "drocc", "DeepSVDD": "deep_svdd", "DeepMAD": "deepmad"}
+"""The methods §5.1 analyses (label → method key)."""
+FEATURE_FIGURES = {"DeepSVDD": "figure5", "DROCC": "figure6", "DeepMAD": "figure7"}
+
+
+def feature_configs(df: pd.DataFrame, scale: str, seed: int, **kw: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    """§5.1's runs: for DROCC, DeepSVDD and DeepMAD the best and the worst 2/8 pair of our sweep
+    (mean AUC over seeds), re-run on ``seed`` with the features saved: ``(method, "best" | "worst",
+    config)``."""
+    comb = per_combination(df[df.split == "2/8"])
+    out = []
+    for label, key in FEATURE_METHODS.items():
+        sub = comb[comb.method == label].sort_values(["mean", "classes"])
+        if sub.empty:
+            continue
+        for role, classes in (("best", sub.classes.iloc[-1]), ("worst", sub.classes.iloc[0])):
+            pair = [int(c) for c in classes.strip("()").split(",")]
+            out.append((label, role, run_config(scale, key, pair, seed, save_features=True, **kw)))
+    return out
+
+
+def ks_frame(runs: Sequence[tuple[str, str, RunRecord]]) -> pd.DataFrame:
+    """Table 4's rows for each (method, best/worst pair) run: Σ_d of the per-dimension KS
+    rejections (α = 0.05) of each test class against the reference (the normal pair's features;
+    for DeepMAD encoder i's features of its class i), with the run's AUC."""
+    from adlib.papers.singh2021.features import table4_rows
+
+    parts = []
+    for label, role, rec in runs:
+        normal = rec.config["data"]["normal_classes"]
+        labels = rec.arrays["test_labels"][rec.arrays["feature_index"]]
+        rows = table4_rows(normal, rec.arrays["features"].astype(np.float32), labels, per_encoder=label == "DeepMAD")
+        rows.insert(0, "AUC", round(rec.metrics["auroc"], 4))
+        rows.index = pd.MultiIndex.from_tuples([(label, role, str(tuple(normal)), r) for r in rows.index],
+                                               names=["method", "pair", "normal classes", "KS row"])
+        parts.append(rows)
+    return pd.concat(parts)
+
+
+def _anomalous_mean_ks(frame: pd.DataFrame, label: str, role: str) -> float:
+    sub = frame.xs((label, role), level=["method", "pair"])
+    normal = [int(c) for c in sub.index.get_level_values("normal classes")[0].strip("()").split(",")]
+    cols = [c for c in sub.columns if isinstance(c, (int, np.integer)) and c not in normal]
+    return float(sub[cols].to_numpy().mean())
+
+
+def _left_of_normal(rec: RunRecord) -> int:
+    """How many anomalous classes have a median score below the highest median of the normal
+    classes (their score CDF lies left of a normal class's: hard to tell apart)."""
+    scores, labels = rec.arrays["test_scores"], rec.arrays["test_labels"]
+    normal = rec.config["data"]["normal_classes"]
+    top = max(np.median(scores[labels == c]) for c in normal)
+    return int(sum(np.median(scores[labels == c]) < top for c in np.unique(labels) if c not in normal))
+
+
+def feature_claims(frame: pd.DataFrame, runs: Sequence[tuple[str, str, RunRecord]]) -> list[Claim]:
+    """§5.1's claims: the best pair's features separate the anomalous classes more (a higher mean
+    KS-h sum over anomalous classes) than the worst pair's (Table 4, Tables 21–22); in the worst
+    pair more anomalous classes have scores left of the normal classes' (Figures 5–7)."""
+    claims = []
+    by = {(label, role): rec for label, role, rec in runs}
+    tables = {"DROCC": "table4", "DeepSVDD": "table21", "DeepMAD": "table22"}
+    for label in FEATURE_METHODS:
+        if (label, "best") not in by:
+            continue
+        best, worst = _anomalous_mean_ks(frame, label, "best"), _anomalous_mean_ks(frame, label, "worst")
+        claims.append(Claim(tables[label], f"{label}: the best pair's features differ from more anomalous-class "
+                                           "dimensions (mean KS-h sum) than the worst pair's",
+                            best > worst, f"best {by[(label, 'best')].config['data']['normal_classes']} {best:.1f} vs "
+                                          f"worst {by[(label, 'worst')].config['data']['normal_classes']} {worst:.1f}"))
+        lb, lw = _left_of_normal(by[(label, "best")]), _left_of_normal(by[(label, "worst")])
+        claims.append(Claim(FEATURE_FIGURES[label], f"{label}: in the worst pair more anomalous classes score like "
+                                                    "normal ones (median left of a normal class's) than in the best pair",
+                            lw > lb, f"anomalous classes left of the normal median: worst {lw}, best {lb} (of 8)"))
+    return claims
+
+
+def plot_cdfs(runs: Sequence[tuple[str, str, RunRecord]], label: str):
+    """Figures 5–7's analog for one method: the per-class CDF of the test scores, best pair (left)
+    and worst pair (right); the normal classes drawn thick."""
+    import matplotlib.pyplot as plt
+
+    from adlib.papers.singh2021.features import score_cdfs
+
+    chosen = [(role, rec) for lab, role, rec in runs if lab == label]
+    fig, axes = plt.subplots(1, len(chosen), figsize=(5.2 * len(chosen), 3.4), squeeze=False)
+    cmap = plt.get_cmap("tab10")
+    for ax, (role, rec) in zip(axes[0], chosen):
+        normal = rec.config["data"]["normal_classes"]
+        for c, (x, f) in score_cdfs(rec.arrays["test_scores"], rec.arrays["test_labels"]).items():
+            ax.plot(x, f, color=cmap(c % 10), lw=2.6 if c in normal else 1.0,
+                    label=f"{c}{' (normal)' if c in normal else ''}")
+        ax.set_title(f"{label}, {role} pair {tuple(normal)}: AUC {rec.metrics['auroc']:.3f}", fontsize=9)
+        ax.set_xlabel("anomaly score (higher = more anomalous)")
+        ax.set_ylabel("CDF over the class's test images")
+        ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
 # theory (Table 1, Lemma 3.1, Corollary 3.1.1)
 
 
