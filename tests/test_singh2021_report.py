@@ -138,3 +138,30 @@ def test_feature_claims_compare_the_best_with_the_worst_pair(best_shift, worst_s
     assert [c.artefact for c in claims] == ["table4", "figure6", "table21", "figure5", "table22", "figure7"]
     assert [c.held for c in claims[::2]] == [held] * 3  # KS sums: 8 shifted dimensions vs none
     assert [c.held for c in claims[1::2]] == [held] * 3  # scores shifted left (shift − 1 < 0) in one pair only
+
+
+def test_hyperparameters_at_paper_scale_are_tables_18_to_20():
+    frame = sr.hyperparameter_frame("cpu")
+    assert frame.loc[("table20", "DeepMAD", "delta"), "ours, paper scale"] == "8.2"
+    assert frame.loc[("table18", "DROCC", "Radius"), "ours, cpu scale"] == "8"
+    assert frame.loc[("table19", "DeepSVDD", "eta"), "match"] is None
+    assert [c.held for c in sr.hyperparameter_claims(frame)] == [True, True, True]
+    broken = frame.copy()
+    broken.loc[("table19", "DeepSVDD", "Learning Rate"), "match"] = False
+    assert [c.held for c in sr.hyperparameter_claims(broken)] == [True, False, True]
+
+
+def test_figure8_configs_share_the_sweeps_128_run_and_claims_follow_the_numbers():
+    cfgs = sr.figure8_configs("cpu", [0])
+    assert len(cfgs) == 3 * 10 and {c["model"]["rep_dim"] for c in cfgs} == {128, 64, 32}
+    sweep = {config_hash(c) for c in ex.split_configs("cpu", "2/8", [0], methods=["deepmad"])}
+    assert {config_hash(c) for c in cfgs if c["model"]["rep_dim"] == 128} <= sweep
+
+    def frame(drop):
+        return pd.DataFrame([{"rep_dim": d, "classes": str(p), "seed": 0, "delta": 1.0,
+                              "auroc": 0.8 - (drop if d < 128 else 0) + 0.01 * p}
+                             for d in (128, 64, 32) for p in range(4)])
+
+    assert sr.figure8_claims(frame(0.02))[0].held is True
+    (claim,) = sr.figure8_claims(frame(0.05))
+    assert claim.held is False and "64: -0.0500" in claim.evidence

@@ -151,13 +151,16 @@ def _train_specs(scale: str) -> dict[str, dict[str, Any]]:
 def run_config(scale: str, method: str, normal_classes: Sequence[int], seed: int, *, dataset: str | None = None,
                combine: str = "min", delta: float | None = None, delta_factor: float = 0.75, eta: float = 1.0,
                weighting: str = "total", radius: float = 8.0, gamma: float = 1.0, mu: float = 1.0,
-               save_features: bool = False, device: str = "cpu", threads: int = 1) -> dict[str, Any]:
+               save_features: bool = False, rep_dim: int | None = None, device: str = "cpu",
+               threads: int = 1) -> dict[str, Any]:
     """The full JSON-able config of one run. ``combine`` applies to the Algorithm 1 methods,
     ``delta``/``delta_factor``/``eta``/``weighting`` to DeepMAD (``delta=None``: the
     ``delta_factor`` × median-negative-distance rule; default 8.2 at ``paper`` scale),
     ``radius``/``gamma``/``mu`` to DROCC; parameters that do not apply are left out, so equal
     runs hash equally. ``save_features``: also return the §5.1 arrays (features of 100 test
-    images per class)."""
+    images per class). ``rep_dim``: the feature dimension (default 128; Figure 8 / Table 20 rows 4–5
+    use 64 and 32; our reading of the paper's "extra dense layer" is the encoder's last dense layer
+    mapping straight to ``rep_dim``)."""
     check_scale(scale)
     check_method(method)
     dataset = dataset or default_dataset(scale)
@@ -197,8 +200,13 @@ def run_config(scale: str, method: str, normal_classes: Sequence[int], seed: int
                   "input_stats": [list(v) for v in INPUT_STATS[dataset]]}
     if method in ALGORITHM1:
         params["combine"] = combine
+    model = _model(scale, dataset)
+    if rep_dim is not None:
+        if isinstance(rep_dim, bool) or int(rep_dim) < 1:
+            raise ValueError(f"rep_dim must be a positive feature dimension; got {rep_dim!r}")
+        model["rep_dim"] = int(rep_dim)
     return {"paper": PAPER, "experiment": EXPERIMENT, "scale": scale, "method": method, "seed": int(seed),
-            "device": device, "threads": int(threads), "data": data, "model": _model(scale, dataset),
+            "device": device, "threads": int(threads), "data": data, "model": model,
             "params": params, "train": train, "save_features": bool(save_features)}
 
 
