@@ -123,3 +123,13 @@ def test_claims_are_json_storable(tmp_path):
     save_claims(store, "rafiee2021", "table1", "cpu", [0, 1, 2], claims, ["table1"])
     (loaded,) = load_all_claims(store, "rafiee2021")
     assert [c["held"] for c in loaded["claims"]] == [c.held for c in claims]
+
+
+def test_a_run_shared_by_two_artefacts_counts_once():
+    recs = [_record("one_vs_all", c, seed, GOOD) for c in (0, 3) for seed in (0, 1, 2)]
+    off = [_record("one_vs_all", c, seed, {k: v - 1.0 for k, v in GOOD.items()}, contrastive=False)
+           for c in (0, 3) for seed in (0, 1, 2)]
+    once, twice = rr.runs_frame(recs + off), rr.runs_frame(recs + recs + off)
+    assert len(once) == len(twice)
+    assert rr.ablation_claims(once)[0].evidence == rr.ablation_claims(twice)[0].evidence
+    assert "6 pairs" in rr.ablation_claims(twice)[0].evidence
