@@ -92,6 +92,25 @@ def paired_evidence(label_old: str, old: Iterable[float], label_new: str, new: I
             f"per seed {', '.join(f'{a:.{digits}f}{pair}{b:.{digits}f}' for a, b in zip(old, new))}")
 
 
+def t_half_width(values: Iterable[float], level: float = 0.95) -> float:
+    """Half-width of the two-sided Student-t interval of the mean at ``level``,
+    t_{(1+level)/2, n−1}·s/√n (s with ddof = 1); NaN for fewer than two values."""
+    from scipy.stats import t
+
+    arr = np.asarray(list(values), dtype=float)
+    if len(arr) < 2:
+        return float("nan")
+    return float(t.ppf(0.5 + level / 2, len(arr) - 1) * arr.std(ddof=1) / np.sqrt(len(arr)))
+
+
+def t_interval(values: Iterable[float], level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, lower, upper) of the Student-t interval of the mean (e.g. of paired differences);
+    NaN bounds for fewer than two values."""
+    arr = np.asarray(list(values), dtype=float)
+    half = t_half_width(arr, level)
+    return float(arr.mean()), float(arr.mean() - half), float(arr.mean() + half)
+
+
 def scale_banner(scale: str, seeds: Sequence[int], extra: str = "") -> str:
     """The one-line label every reproduced number is shown under."""
     from adlib.scales import SCALE_LABELS

@@ -102,9 +102,12 @@ def test_ablation_claim_needs_an_interval_above_zero(effect, held):
     assert rr.ablation_frame(df).index[-1] == "Mean"
 
 
-def test_paired_t_interval():
-    mean, lo, hi = rr.paired_t_interval([1.0, 2.0, 3.0])
+def test_t_interval():
+    from adlib.report import t_interval
+
+    mean, lo, hi = t_interval([1.0, 2.0, 3.0])
     assert mean == 2.0 and lo == pytest.approx(2 - 4.302653 / np.sqrt(3), rel=1e-5) and hi > 4
+    assert all(np.isnan(v) for v in t_interval([1.0])[1:])
 
 
 def test_table2_counts_match_the_paper():

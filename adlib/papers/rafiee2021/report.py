@@ -8,7 +8,6 @@ means, and beside it the population std over classes in AUC *fraction* units (th
 
 from __future__ import annotations
 
-import math
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -16,7 +15,7 @@ import pandas as pd
 
 from adlib.papers.rafiee2021.experiments import (DATASETS, PAPER, POOL_LABELS, RUNNER, SCHEME_LABELS, SCHEMES,
                                                  VARIANTS, check_data_present, class_names)
-from adlib.report import Claim, fmt_pm, mean_std
+from adlib.report import Claim, fmt_pm, mean_std, t_interval
 from adlib.results import ResultsStore, RunRecord
 
 MAIN_SCORE = "sum/GF"
@@ -375,25 +374,13 @@ def plot_ablation(df: pd.DataFrame):
     return fig
 
 
-def paired_t_interval(diff: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
-    """Mean of paired differences and its two-sided t confidence interval (scipy's t quantile)."""
-    from scipy import stats
-
-    d = np.asarray(diff, dtype=float)
-    mean = float(d.mean())
-    if len(d) < 2:
-        return mean, -math.inf, math.inf
-    half = float(stats.t.ppf(0.5 + level / 2, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d)))
-    return mean, mean - half, mean + half
-
-
 def ablation_claims(df: pd.DataFrame) -> list[Claim]:
     """Our ablation (not in the paper): does the contrastive term help? Held when the mean paired
     difference over (class, seed) pairs is positive with a 95 % t interval above 0."""
     on, off = paired_ablation(df)
     if on.empty:
         return []
-    mean, lo, hi = paired_t_interval((on - off).values)
+    mean, lo, hi = t_interval((on - off).values)
     per_seed_on = on.groupby(level="seed").mean()
     per_seed_off = off.groupby(level="seed").mean()
     return [Claim(

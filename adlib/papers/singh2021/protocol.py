@@ -19,10 +19,8 @@ values are the means over multiple runs"):
 
 from __future__ import annotations
 
-import math
 from typing import Iterable, Sequence
 
-import numpy as np
 import pandas as pd
 
 from adlib.data.splits import ClassSplit, multi_class_normal_combinations
@@ -53,13 +51,10 @@ def combination_label(normal_classes: Sequence[int]) -> str:
 
 def ci95_half_width(values: Iterable[float]) -> float:
     """Half-width of the two-sided 95% Student-t interval of the mean, t_{0.975, n−1}·s/√n
-    (s with ddof = 1); NaN for fewer than two values."""
-    from scipy.stats import t
+    (s with ddof = 1); NaN for fewer than two values (:func:`adlib.report.t_half_width`)."""
+    from adlib.report import t_half_width
 
-    arr = np.asarray(list(values), dtype=float)
-    if len(arr) < 2:
-        return float("nan")
-    return float(t.ppf(0.975, len(arr) - 1) * arr.std(ddof=1) / math.sqrt(len(arr)))
+    return t_half_width(values, 0.95)
 
 
 def per_combination(runs: pd.DataFrame, value: str = "auroc") -> pd.DataFrame:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from adlib.papers.singh2021.experiments import (METHOD_LABELS, PAPER, RUNNER, check_data_present, run_config)
 from adlib.papers.singh2021.protocol import best_worst, per_combination, range_summary, split_combinations
-from adlib.report import Claim
+from adlib.report import Claim, t_interval
 from adlib.results import ResultsStore, RunRecord
 
 SPLIT_LABELS = {"2/8": "2-in, 8-out", "5/5": "5-in, 5-out", "9/1": "9-in, 1-out", "2/18": "2-in, 18-out"}
@@ -163,13 +163,6 @@ def _paired(df: pd.DataFrame, split: str, a: str, b: str) -> pd.Series:
     return (sub[a] - sub[b]).dropna()
 
 
-def _t_interval(diff: pd.Series) -> tuple[float, float, float]:
-    from adlib.papers.singh2021.protocol import ci95_half_width
-
-    half = ci95_half_width(diff.values)
-    return float(diff.mean()), float(diff.mean() - half), float(diff.mean() + half)
-
-
 def table2_claims(df: pd.DataFrame) -> list[Claim]:
     """Table 2's claims on our splits: Lemma 3.1 (Algorithm 2 beats Algorithm 1 for the same
     detector; checked per split, paired over combinations and seeds: held when every split's 95 %
@@ -184,7 +177,7 @@ def table2_claims(df: pd.DataFrame) -> list[Claim]:
             diff = _paired(df, split, alg2, alg1)
             if diff.empty:
                 continue
-            mean, lo, hi = _t_interval(diff)
+            mean, lo, hi = t_interval(diff.values)
             ok &= bool(lo > 0)
             parts.append(f"{split}: {mean:+.4f} [{lo:+.4f}, {hi:+.4f}]")
         claims.append(Claim("table2", f"Lemma 3.1: Algorithm 2 ({alg2}) beats Algorithm 1 ({alg1}) on every split",
