@@ -225,6 +225,54 @@ def adcgan_score_components(model: nn.Module, images: torch.Tensor, *, batch_siz
     return {k: comps[:, j] for j, k in enumerate(ADCGAN_COMPONENTS)}
 
 
+
+class ODIN(Detector):
+    """ODIN (Liang et al. 2018), as ahmed2020 uses it with fixed T = 1000, ε = 5e-5 (§5).
+
+    S_i(x; T) = exp(f_i(x)/T) / Σ_j exp(f_j(x)/T);  x̃ = x − ε · sign(−∇_x log S_ŷ(x; T)), ŷ = argmax_i S_i;
+    s(x) = −max_i S_i(x̃; T)  (higher = more anomalous).
+
+    The score is computed in log space in float64, −(max_i f_i/T − logsumexp_j f_j/T), since at
+    T = 1000 every probability is ≈ 1/k (spec §8.2-3) and float32 ties. The perturbation is applied
+    to the model's input, i.e. the *normalised* image (ε in normalised units, not divided by the
+    std; ahmed2020 does not say which convention it uses). The model is in eval mode; gradients
+    flow to the input only. ``score_outputs`` (logits only) gives the temperature-scaled score
+    without the perturbation.
+    """
+
+    name = "odin"
+
+    def __init__(self, temperature: float = 1000.0, epsilon: float = 5e-5) -> None:
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        if epsilon < 0:
+            raise ValueError(f"epsilon must be >= 0, got {epsilon}")
+        self.temperature, self.epsilon = float(temperature), float(epsilon)
+
+    def score_outputs(self, outputs: torch.Tensor) -> torch.Tensor:
+        z = outputs.double() / self.temperature
+        return -(z.max(dim=1).values - torch.logsumexp(z, dim=1))
+
+    def score(self, model: nn.Module, images: torch.Tensor, *, batch_size: int = 512,
+              prepare: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+        was_training = model.training
+        model.eval()
+        device = next(model.parameters()).device
+        out = []
+        for start in range(0, len(images), batch_size):
+            batch = images[start:start + batch_size].to(device)
+            with torch.no_grad():
+                x = (prepare(batch) if prepare is not None else batch.float()).detach()
+            x.requires_grad_(True)
+            with torch.enable_grad():
+                log_s = torch.log_softmax(model(x).double() / self.temperature, dim=1)
+                nll = -log_s.gather(1, log_s.argmax(1, keepdim=True)).sum()
+                (grad,) = torch.autograd.grad(nll, x)
+            with torch.no_grad():
+                out.append(self.score_outputs(model(x - self.epsilon * grad.sign())).cpu())
+        model.train(was_training)
+        return torch.cat(out) if out else torch.empty(0, dtype=torch.float64)
+
 DETECTORS: dict[str, type[Detector]] = {
     MaxSoftmax.name: MaxSoftmax,
     NegUniformCrossEntropy.name: NegUniformCrossEntropy,
@@ -235,6 +283,7 @@ DETECTORS: dict[str, type[Detector]] = {
     OutlierLogit.name: OutlierLogit,
     NormalLogit.name: NormalLogit,
     ADCGANNormalityScore.name: ADCGANNormalityScore,
+    ODIN.name: ODIN,
 }
 
 

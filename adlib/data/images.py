@@ -195,6 +195,17 @@ def load_digits_28() -> tuple[torch.Tensor, torch.Tensor]:
     return images, labels
 
 
+@functools.lru_cache(maxsize=1)
+def load_digits_8() -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's 1,797 digits at their own 8x8 size: uint8 ``(1797, 8, 8)`` (0-16 scaled by
+    255/16, rounded), int64 labels. ahmed2020's small-data (STL-10) analogue (spec §8.0)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = torch.from_numpy(np.round(digits.images * (255.0 / 16.0)).clip(0, 255).astype(np.uint8))
+    return images, torch.from_numpy(digits.target.astype(np.int64))
+
+
 # --------------------------------------------------------------------------------------------
 # CIFAR (python pickles)
 # --------------------------------------------------------------------------------------------
@@ -521,7 +532,8 @@ def load_images(name: str, split: str, **kwargs: object) -> tuple[torch.Tensor, 
 def clear_cache() -> None:
     """Drop every decoded dataset held in memory."""
     for fn in (_idx_pair_cached, _emnist_letters_cached, _cifar_cached, _svhn_cached, _svhn_concat_cached,
-               _image_folder_cached, _random_300k_cached, _cats_vs_dogs_cached, load_digits_28):
+               _image_folder_cached, _random_300k_cached, _cats_vs_dogs_cached, load_digits_28,
+               load_digits_8):
         fn.cache_clear()
 
 

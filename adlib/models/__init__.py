@@ -52,3 +52,4 @@ from adlib.models import pixelcnn as _pixelcnn  # noqa: E402,F401
 from adlib.models import lenet as _lenet  # noqa: E402,F401
 from adlib.models import resnet_cbam as _resnet_cbam  # noqa: E402,F401
 from adlib.models import adcgan as _adcgan  # noqa: E402,F401
+from adlib.models import smallconv as _smallconv  # noqa: E402,F401
