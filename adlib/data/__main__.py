@@ -18,6 +18,8 @@ from adlib.data import manifests as m
 
 
 def _availability(manifest: m.Manifest) -> str:
+    if manifest.derived_from is not None:
+        return f"from {manifest.derived_from}"
     if manifest.withdrawn:
         return "withdrawn"
     if manifest.bundled_with:
@@ -69,6 +71,10 @@ def cmd_verify(names: Sequence[str], out: TextIO) -> int:
     status = 0
     for name in names:
         manifest = m.load_manifest(name)
+        if manifest.derived_from is not None:
+            source = m.data_manifest(manifest)
+            out.write(f"{name}: has no files of its own; it uses those of {source.name}\n")
+            manifest, name = source, source.name
         results = m.verify(manifest)
         if not manifest.files:
             present = m.find_present(manifest)

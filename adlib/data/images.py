@@ -493,6 +493,67 @@ def load_cats_vs_dogs(split: Split, size: int = 64, root: PathLike | None = None
 
 
 # --------------------------------------------------------------------------------------------
+# STL-10 (binary format)
+# --------------------------------------------------------------------------------------------
+
+STL10_CLASSES: tuple[str, ...] = ("airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship",
+                                  "truck")
+_STL10_FILES = {"train": ("train_X.bin", "train_y.bin"), "test": ("test_X.bin", "test_y.bin"),
+                "unlabeled": ("unlabeled_X.bin", None)}
+
+
+def _stl10_source(root: PathLike | None) -> Path:
+    """The ``stl10_binary`` folder (unpacked, verified download), or ``root``: the archive itself,
+    a directory holding it, or a directory with the ``.bin`` files directly or in ``stl10_binary/``."""
+    if root is None:
+        return ensure_unpacked("stl10", "stl10_binary.tar.gz") / "stl10_binary"
+    root = Path(root)
+    if root.is_file():
+        return root
+    for candidate in (root, root / "stl10_binary"):
+        if (candidate / "test_X.bin").is_file() or (candidate / "train_X.bin").is_file():
+            return candidate
+    if (root / "stl10_binary.tar.gz").is_file():
+        return root / "stl10_binary.tar.gz"
+    raise FileNotFoundError(f"{root} holds neither stl10_binary.tar.gz nor the STL-10 .bin files "
+                            "(directly or in stl10_binary/)")
+
+
+@functools.lru_cache(maxsize=4)
+def _stl10_cached(source_key: tuple[str, int, int], split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    images_name, labels_name = _STL10_FILES[split]
+    raw = _read_members(Path(source_key[0]), [n for n in (images_name, labels_name) if n])
+    pixels = 3 * 96 * 96
+    data = np.frombuffer(raw[images_name], dtype=np.uint8)
+    if data.size % pixels:
+        raise ValueError(f"{images_name}: {data.size} bytes is not a whole number of 3x96x96 images")
+    # each image is stored channel by channel, each channel column-major: (N, C, W, H) -> (N, C, H, W)
+    images = np.ascontiguousarray(data.reshape(-1, 3, 96, 96).transpose(0, 1, 3, 2))
+    if labels_name is None:
+        return _unlabelled(torch.from_numpy(images))
+    labels = np.frombuffer(raw[labels_name], dtype=np.uint8).astype(np.int64)
+    if labels.shape[0] != images.shape[0]:
+        raise ValueError(f"{labels_name}: {labels.shape[0]} labels for {images.shape[0]} images")
+    if labels.size and (labels.min() < 1 or labels.max() > 10):
+        raise ValueError(f"{labels_name}: STL-10 labels must be 1..10, got {labels.min()}..{labels.max()}")
+    return torch.from_numpy(images), torch.from_numpy(labels - 1)
+
+
+def load_stl10(split: Literal["train", "test", "unlabeled"], root: PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """STL-10 ``split``: uint8 ``(N, 3, 96, 96)`` and int64 labels 0-9 (:data:`STL10_CLASSES`).
+
+    ``train`` has the 5,000 labelled training images, ``test`` 8,000; ``unlabeled`` the 100,000
+    unlabelled ones (labels -1; ahmed2020 does not use them). The binary files store labels 1-10
+    (**1 is subtracted**) and each image channel by channel in column-major order (transposed here
+    to row-major ``(C, H, W)``). Reads the verified ``stl10_binary.tar.gz`` (unpacked beside it on
+    first use), or ``root``: that archive (read in place), a directory holding it, or the extracted
+    ``.bin`` files (directly or in ``stl10_binary/``; not verified).
+    """
+    _check_split(split, tuple(_STL10_FILES))
+    return _stl10_cached(_source_key(_stl10_source(root)), split)
+
+
+# --------------------------------------------------------------------------------------------
 # Registry
 # --------------------------------------------------------------------------------------------
 
@@ -516,6 +577,7 @@ IMAGE_LOADERS: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor]]] = {
     "places365": load_places365,
     "random_300k": load_random_300k,
     "cats_vs_dogs": load_cats_vs_dogs,
+    "stl10": load_stl10,
 }
 """Name -> loader taking ``split`` (and loader-specific keywords), returning ``(images, labels)``."""
 
@@ -532,7 +594,7 @@ def load_images(name: str, split: str, **kwargs: object) -> tuple[torch.Tensor, 
 def clear_cache() -> None:
     """Drop every decoded dataset held in memory."""
     for fn in (_idx_pair_cached, _emnist_letters_cached, _cifar_cached, _svhn_cached, _svhn_concat_cached,
-               _image_folder_cached, _random_300k_cached, _cats_vs_dogs_cached, load_digits_28,
+               _image_folder_cached, _random_300k_cached, _cats_vs_dogs_cached, _stl10_cached, load_digits_28,
                load_digits_8):
         fn.cache_clear()
 
@@ -552,6 +614,8 @@ __all__ = [
     "load_lsun",
     "load_random_300k",
     "load_mnist",
+    "load_stl10",
+    "STL10_CLASSES",
     "load_places365",
     "load_svhn",
     "load_textures",

@@ -127,13 +127,37 @@ class ManifestFile:
 
 
 @dataclass(frozen=True)
+class Subset:
+    """A named list of classes of the dataset a manifest is ``derived_from`` (e.g. ImageNet synsets).
+
+    ``members`` are ``(wnid, name)`` pairs in the order the source lists them.
+    """
+
+    name: str
+    title: str
+    members: tuple[tuple[str, str], ...]
+
+    @property
+    def wnids(self) -> tuple[str, ...]:
+        return tuple(w for w, _ in self.members)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(n for _, n in self.members)
+
+
+@dataclass(frozen=True)
 class Manifest:
     """A dataset manifest (one ``data_manifests/<name>.yaml``).
 
     Required YAML keys: ``name, title, homepage, licence, citation, registration_required,
     used_by, local_locations, files, notes``. Optional: ``withdrawn`` (no longer distributed),
-    ``obtain`` (how to get it by hand; required when ``registration_required``) and
-    ``bundled_with`` (a Python package that ships the data, e.g. ``scikit-learn``).
+    ``obtain`` (how to get it by hand; required when ``registration_required``),
+    ``bundled_with`` (a Python package that ships the data, e.g. ``scikit-learn``),
+    ``derived_from`` (another manifest whose files hold the data; this one then lists no files
+    and :func:`locate`, :func:`verify`, :func:`fetch` and :func:`find_present` answer for that
+    one) and ``subsets`` (named lists of the source's classes: ``{name: {title, members:
+    [{wnid, name}, ...]}}``; only with ``derived_from``).
     """
 
     name: str
@@ -149,7 +173,17 @@ class Manifest:
     withdrawn: bool = False
     obtain: str | None = None
     bundled_with: str | None = None
+    derived_from: str | None = None
+    subsets: tuple[Subset, ...] = ()
     source: Path | None = field(default=None, compare=False)
+
+    def subset(self, name: str) -> Subset:
+        """The subset called ``name``; an unknown name is an error listing the valid ones."""
+        for sub in self.subsets:
+            if sub.name == name:
+                return sub
+        names = ", ".join(s.name for s in self.subsets) or "(none)"
+        raise ValueError(f"dataset {self.name!r} has no subset {name!r}; its subsets are: {names}")
 
     def file(self, filename: str) -> ManifestFile:
         """The manifest entry called ``filename`` (or whose payload is called that)."""
@@ -183,7 +217,10 @@ _REQUIRED_KEYS = (
     "files",
     "notes",
 )
-_OPTIONAL_KEYS = ("withdrawn", "obtain", "bundled_with")
+_OPTIONAL_KEYS = ("withdrawn", "obtain", "bundled_with", "derived_from", "subsets")
+_SUBSET_KEYS = ("title", "members")
+_MEMBER_KEYS = ("wnid", "name")
+_WNID_RE = re.compile(r"^n[0-9]{8}$")
 _FILE_KEYS = ("name", "urls", "md5", "sha256", "size", "unpack", "payload")
 _PAYLOAD_KEYS = ("name", "md5", "sha256", "size")
 
@@ -261,6 +298,42 @@ def _parse_file(source: Path | str, index: int, data: Any) -> ManifestFile:
     )
 
 
+def _parse_subsets(source: Path | str, data: Any) -> tuple[Subset, ...]:
+    if data is None:
+        return ()
+    if not isinstance(data, Mapping) or not data:
+        raise _fail(source, "subsets must be a non-empty mapping of subset name -> {title, members}")
+    subsets = []
+    for name, body in data.items():
+        where = f"subsets.{name}"
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise _fail(source, f"subset names must match {_NAME_RE.pattern}, got {name!r}")
+        if not isinstance(body, Mapping):
+            raise _fail(source, f"{where} must be a mapping with keys {list(_SUBSET_KEYS)}")
+        _check_keys(source, where, body, _SUBSET_KEYS)
+        title, members = body.get("title"), body.get("members")
+        if not isinstance(title, str) or not title.strip():
+            raise _fail(source, f"{where}.title must be a non-empty string")
+        if not isinstance(members, list) or not members:
+            raise _fail(source, f"{where}.members must be a non-empty list of {{wnid, name}}")
+        pairs = []
+        for i, member in enumerate(members):
+            if not isinstance(member, Mapping):
+                raise _fail(source, f"{where}.members[{i}] must be a mapping {{wnid, name}}")
+            _check_keys(source, f"{where}.members[{i}]", member, _MEMBER_KEYS)
+            wnid, label = member.get("wnid"), member.get("name")
+            if not isinstance(wnid, str) or not _WNID_RE.match(wnid):
+                raise _fail(source, f"{where}.members[{i}].wnid must look like n01234567, got {wnid!r}")
+            if not isinstance(label, str) or not label.strip():
+                raise _fail(source, f"{where}.members[{i}].name must be a non-empty string")
+            pairs.append((wnid, label))
+        wnids = [w for w, _ in pairs]
+        if len(set(wnids)) != len(wnids):
+            raise _fail(source, f"{where} lists a wnid twice: {sorted(w for w in set(wnids) if wnids.count(w) > 1)}")
+        subsets.append(Subset(name=name, title=title, members=tuple(pairs)))
+    return tuple(subsets)
+
+
 def parse_manifest(data: Mapping[str, Any], source: Path | str = "<memory>") -> Manifest:
     """Build a :class:`Manifest` from parsed YAML, with clear errors for every schema violation."""
     if not isinstance(data, Mapping):
@@ -304,6 +377,15 @@ def parse_manifest(data: Mapping[str, Any], source: Path | str = "<memory>") -> 
         raise _fail(source, "a registration-required or withdrawn dataset must not list download URLs")
     if not files and not obtain:
         raise _fail(source, "a manifest without files must say in `obtain` how to get the data")
+    derived_from = data.get("derived_from")
+    if derived_from is not None:
+        if not isinstance(derived_from, str) or not _NAME_RE.match(derived_from) or derived_from == data["name"]:
+            raise _fail(source, f"derived_from must name another manifest, got {derived_from!r}")
+        if files:
+            raise _fail(source, f"a manifest derived_from {derived_from} lists no files of its own")
+    subsets = _parse_subsets(source, data.get("subsets"))
+    if subsets and derived_from is None:
+        raise _fail(source, "subsets name classes of another dataset, so `derived_from` must name it")
     return Manifest(
         name=data["name"],
         title=data["title"],
@@ -318,6 +400,8 @@ def parse_manifest(data: Mapping[str, Any], source: Path | str = "<memory>") -> 
         withdrawn=withdrawn,
         obtain=obtain,
         bundled_with=bundled_with,
+        derived_from=derived_from,
+        subsets=subsets,
         source=None if source == "<memory>" else Path(source),
     )
 
@@ -393,6 +477,18 @@ def load_manifest(name: str, manifest_dir: str | os.PathLike[str] | None = None)
 
 def _as_manifest(name: str | Manifest) -> Manifest:
     return name if isinstance(name, Manifest) else load_manifest(name)
+
+
+def data_manifest(name: str | Manifest) -> Manifest:
+    """The manifest whose files hold ``name``'s data: itself, or what it is ``derived_from``."""
+    manifest = _as_manifest(name)
+    seen = [manifest.name]
+    while manifest.derived_from is not None:
+        if manifest.derived_from in seen:
+            raise ValueError(f"manifests derive from each other in a cycle: {' -> '.join(seen + [manifest.derived_from])}")
+        manifest = load_manifest(manifest.derived_from)
+        seen.append(manifest.name)
+    return manifest
 
 
 def _bundled_dirs(package: str) -> list[Path]:
@@ -615,7 +711,7 @@ def locate(name: str | Manifest, *, files: Sequence[str] | None = None) -> Path:
     ``test_32x32.mat`` of SVHN). Raises :class:`DatasetMissingError` naming the directories
     searched and the command (or manual steps) that get the data.
     """
-    manifest = _as_manifest(name)
+    manifest = data_manifest(name)
     found, searched = _search(manifest, files)
     if found is None:
         raise DatasetMissingError(_missing_message(manifest, searched))
@@ -644,7 +740,7 @@ def _plausible(candidate: Path, entry: ManifestFile) -> bool:
 
 def find_present(name: str | Manifest) -> Path | None:
     """A cheap presence check (files exist with a plausible size; no hashing), for listings."""
-    manifest = _as_manifest(name)
+    manifest = data_manifest(name)
     for directory in data_dirs(manifest):
         if not directory.is_dir():
             continue
@@ -658,8 +754,9 @@ def find_present(name: str | Manifest) -> Path | None:
 
 
 def verify(name: str | Manifest) -> dict[str, bool]:
-    """Per manifest file, whether a verifying copy exists in any data directory."""
-    manifest = _as_manifest(name)
+    """Per manifest file, whether a verifying copy exists in any data directory (for a manifest
+    ``derived_from`` another, that one's files)."""
+    manifest = data_manifest(name)
     result: dict[str, bool] = {}
     dirs = [d for d in data_dirs(manifest) if d.is_dir()]
     for entry in manifest.files:
@@ -918,7 +1015,7 @@ def fetch(
     (registration required, withdrawn, or no URL: the message says how to get it by hand).
     ``files`` limits the work to some of the manifest's files (e.g. ``["test_32x32.mat"]``).
     """
-    manifest = load_manifest(name)
+    manifest = data_manifest(name)
     wanted = _select(manifest, files)
     if data_dir is None:
         found, _ = _search(manifest, files)
@@ -980,10 +1077,12 @@ __all__ = [
     "Manifest",
     "ManifestFile",
     "Payload",
+    "Subset",
     "UnsafeArchiveError",
     "UnverifiedDownloadError",
     "clear_verification_cache",
     "data_dirs",
+    "data_manifest",
     "default_data_dir",
     "ensure_unpacked",
     "fetch",

@@ -56,6 +56,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
     NotebookSpec("ruff2021", "diversity", ("figure4", "figure11", "figure12"),
                  "Figures 4, 11 and 12: OE diversity"),
     NotebookSpec("ruff2021", "figure7", ("figure7",), "Figure 7: the Focal loss against γ"),
+    NotebookSpec("ahmed2020", "table1", ("table1", "table7"), "Tables 1 and 7: the fine-grained ImageNet subsets"),
     NotebookSpec("rafiee2021", "table1", ("table1", "table3"),
                  "Tables 1 and 3: AD-CGAN one-vs-all and all-vs-one, per class"),
     NotebookSpec("rafiee2021", "table2", ("table2",), "Table 2: the architecture, layer by layer"),
