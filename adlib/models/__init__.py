@@ -5,7 +5,9 @@ Every model maps a float image batch ``(N, C, H, W)`` to logits ``(N, k)`` and e
 or a latent distance (ruff2021, singh2021) build on. The confidence-branch variants
 (``*_branch``, :mod:`adlib.models.branch`) return ``(logits, b(x))`` instead. The DCGAN
 generator and discriminator of :mod:`adlib.models.dcgan` (``dcgan*``) and the PixelCNN density
-model of :mod:`adlib.models.pixelcnn` (``pixelcnn_small``) are not classifiers.
+model of :mod:`adlib.models.pixelcnn` (``pixelcnn_small``) are not classifiers. ahmed2020's CPC
+networks (:mod:`adlib.models.wrn_cpc`: ``wrn_imagenet_cpc``, ``wrn_cpc_cpu``) also expose
+``encode_patches`` and ``set_task`` (task-conditional batch norm).
 """
 
 from __future__ import annotations
@@ -53,3 +55,4 @@ from adlib.models import lenet as _lenet  # noqa: E402,F401
 from adlib.models import resnet_cbam as _resnet_cbam  # noqa: E402,F401
 from adlib.models import adcgan as _adcgan  # noqa: E402,F401
 from adlib.models import smallconv as _smallconv  # noqa: E402,F401
+from adlib.models import wrn_cpc as _wrn_cpc  # noqa: E402,F401
