@@ -90,6 +90,7 @@ RUNNERS: dict[tuple[str, str], str] = {
     ("ruff2021", "toy2d"): "adlib.papers.ruff2021.toy:run",
     ("rafiee2021", "adcgan"): "adlib.papers.rafiee2021.experiments:run",
     ("singh2021", "multi_class_normal"): "adlib.papers.singh2021.experiments:run",
+    ("ahmed2020", "holdout"): "adlib.papers.ahmed2020.experiments:run",
 }
 """(paper, experiment) -> the runner ("module:function") that produces that experiment's stored
 records: what re-creates a stored result from its config alone."""

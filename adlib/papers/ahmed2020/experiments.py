@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from adlib.papers.ahmed2020.subsets import FMNIST_CLASSES, FMNIST_SUBSETS
 from adlib.results import config_hash
 from adlib.scales import check_scale
 
@@ -37,14 +38,18 @@ PAPER = "ahmed2020"
 EXPERIMENT = "holdout"
 RUNNER = "adlib.papers.ahmed2020.experiments:run"
 
-METHODS: tuple[str, ...] = ("classification", "rotation", "masking")
+METHODS: tuple[str, ...] = ("classification", "rotation", "masking", "cpc")
 METHOD_LABELS = {"classification": "Classification only", "rotation": "Rotation-augmented",
-                 "masking": "Random-center-masked"}
+                 "masking": "Random-center-masked", "cpc": "CPC-augmented"}
+NETWORKS: tuple[str, ...] = ("default", "cpc")
+"""``cpc``: the CPC experiments' network (Appendix C: stride-2 first conv, task-conditional BN,
+symmetric padding; :mod:`adlib.models.wrn_cpc`), for the CPC runs and their classification-only
+baseline (Table 6's baseline is this lighter network, not Table 5's)."""
+CPC_WEIGHT = 10.0  # λ for CPC, "for all experiments" (Appendix C)
+CPC_BATCH = 32
 AUX_TRANSFORM_LABELS = {"rotation": "rotations 0/90/180/270° (paper)",
                         "flip_transpose": "identity/flip/transpose/transpose+flip (public code)"}
 
-FMNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                  "Ankle boot")
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 STL10_CLASSES = ("airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck")
 PROTOCOL_SEED = 20200
@@ -65,10 +70,10 @@ class Benchmark:
 BENCHMARKS: dict[str, Benchmark] = {
     "fmnist": Benchmark("Fashion-MNIST", "fashion_mnist", tuple(range(10)), FMNIST_CLASSES, True, "cifar10"),
     "digits": Benchmark("digits 8×8", "digits_8", tuple(range(10)), tuple(str(d) for d in range(10)), True, "stl10"),
-    "fmnist_tops": Benchmark("Fashion-MNIST Tops", "fashion_mnist", (0, 2, 4, 6),
-                             tuple(FMNIST_CLASSES[c] for c in (0, 2, 4, 6)), True, "imagenet"),
-    "fmnist_footwear": Benchmark("Fashion-MNIST Footwear", "fashion_mnist", (5, 7, 9),
-                                 tuple(FMNIST_CLASSES[c] for c in (5, 7, 9)), True, "imagenet"),
+    "fmnist_tops": Benchmark("Fashion-MNIST Tops", "fashion_mnist", FMNIST_SUBSETS["tops"],
+                             tuple(FMNIST_CLASSES[c] for c in FMNIST_SUBSETS["tops"]), True, "imagenet"),
+    "fmnist_footwear": Benchmark("Fashion-MNIST Footwear", "fashion_mnist", FMNIST_SUBSETS["footwear"],
+                                 tuple(FMNIST_CLASSES[c] for c in FMNIST_SUBSETS["footwear"]), True, "imagenet"),
     "cifar10": Benchmark("CIFAR-10", "cifar10", tuple(range(10)), CIFAR10_CLASSES, False, "cifar10"),
     "stl10": Benchmark("STL-10", "stl10", tuple(range(10)), STL10_CLASSES, False, "stl10"),
 }
@@ -92,8 +97,7 @@ def benchmark(name: str) -> Benchmark:
     if name.startswith("imagenet_") and name[len("imagenet_"):] in IMAGENET_SUBSETS:
         from adlib.data.imagenet_subsets import subset_members
 
-        members = subset_members(name[len("imagenet_"):])
-        names = tuple(m.name if hasattr(m, "name") else str(m) for m in members)
+        names = tuple(member_name for _, member_name in subset_members(name[len("imagenet_"):]))
         return Benchmark(f"ImageNet {name[len('imagenet_'):]}", name, tuple(range(len(names))), names, False, "imagenet")
     valid = list(BENCHMARKS) + [f"imagenet_{s}" for s in IMAGENET_SUBSETS]
     raise ValueError(f"unknown benchmark {name!r}; valid: {', '.join(valid)}")
@@ -165,12 +169,14 @@ def _scale_settings(scale: str, name: str) -> dict[str, Any]:
 
 def run_config(scale: str, bench: str, held_out: int | None, method: str, seed: int, *,
                aux_transforms: str = "rotation", rotations_per_image: int | None = None, aux_bn_stats: str = "frozen",
-               curves: bool | None = None, device: str = "cpu", threads: int = 1) -> dict[str, Any]:
+               network: str = "default", curves: bool | None = None, device: str = "cpu",
+               threads: int = 1) -> dict[str, Any]:
     """The full, JSON-able config of one run.
 
     ``held_out``: the member index (0..K−1) held out, or None for the K-way classifier of Table 2.
-    ``curves``: evaluate on the test set after every epoch (Figure 1); default: classification-only
-    runs at smoke and cpu scale. ``rotations_per_image``: 4 (all four per image, Gidaris et al.) at
+    ``network="cpc"``: the CPC network (:data:`NETWORKS`), required by ``method="cpc"``, batch 32.
+    ``curves``: evaluate on the test set after every epoch (Figure 1); default: the
+    classification-only runs. ``rotations_per_image``: 4 (all four per image, Gidaris et al.) at
     paper scale, 1 (one random transform per image, ¼ of the cost) at smoke and cpu scale by default.
     """
     from adlib.papers.ahmed2020.multitask import AUX_BN_STATS, AUX_TRANSFORMS
@@ -183,6 +189,14 @@ def run_config(scale: str, bench: str, held_out: int | None, method: str, seed: 
         raise ValueError(f"unknown aux_transforms {aux_transforms!r}; valid: {', '.join(AUX_TRANSFORMS)}")
     if aux_bn_stats not in AUX_BN_STATS:
         raise ValueError(f"unknown aux_bn_stats {aux_bn_stats!r}; valid: {', '.join(AUX_BN_STATS)}")
+    if network not in NETWORKS:
+        raise ValueError(f"unknown network {network!r}; valid: {', '.join(NETWORKS)}")
+    if method == "cpc" and network != "cpc":
+        raise ValueError("method='cpc' trains the CPC network: pass network='cpc'")
+    if network == "cpc" and method not in ("classification", "cpc"):
+        raise ValueError(f"network='cpc' runs method 'classification' (the baseline) or 'cpc', not {method!r}")
+    if network == "cpc" and b.source not in ("fashion_mnist",) and not bench.startswith("imagenet_"):
+        raise ValueError("the CPC runs are on the ImageNet subsets (paper) or their Fashion-MNIST analogues")
     k = len(b.members)
     if held_out is not None and (isinstance(held_out, bool) or not isinstance(held_out, (int, np.integer))
                                  or not 0 <= int(held_out) < k):
@@ -190,21 +204,27 @@ def run_config(scale: str, bench: str, held_out: int | None, method: str, seed: 
     s = _scale_settings(scale, bench)
     train = {"epochs": s["train"]["epochs"], "batch_size": s["train"]["batch_size"], "lr": 0.1, "momentum": 0.9,
              "nesterov": True, "weight_decay": 5e-4, "lr_milestones": s["train"]["lr_milestones"], "lr_gamma": 0.2,
-             "aux_weight": s["aux_weight"] if method == "rotation" else 0.0,
+             "aux_weight": s["aux_weight"] if method == "rotation" else (CPC_WEIGHT if method == "cpc" else 0.0),
              "aux_bn_stats": aux_bn_stats, "mask_size": 0, "mask_window": 0, "amp": True}
     if method == "masking":
         train.update(s["mask"])
+    model = s["model"]
+    if network == "cpc":
+        train["batch_size"] = CPC_BATCH
+        model = {"name": "wrn_imagenet_cpc" if scale == "paper" else "wrn_cpc_cpu"}
     if rotations_per_image is None:
         rotations_per_image = 4 if scale == "paper" else 1
     aux = None
     if method == "rotation":
         aux = {"task": "rotation", "transforms": aux_transforms, "rotations_per_image": int(rotations_per_image)}
+    elif method == "cpc":
+        aux = {"task": "cpc", "scale": "paper" if scale == "paper" else "cpu"}
     return {"paper": PAPER, "experiment": EXPERIMENT, "scale": scale, "seed": int(seed), "device": device,
             "threads": int(threads), "method": method,
             "data": {"benchmark": bench, "held_out": None if held_out is None else int(held_out), **s["data"]},
-            "model": s["model"], "aux": aux, "train": train, "pipeline": s["pipeline"],
+            "model": model, "aux": aux, "train": train, "pipeline": s["pipeline"],
             "score": {"odin_temperature": 1000.0, "odin_epsilon": 5e-5},
-            "curves": (scale != "paper" and method == "classification") if curves is None else bool(curves)}
+            "curves": (method == "classification") if curves is None else bool(curves)}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -314,7 +334,7 @@ def build_model(cfg: dict[str, Any], num_classes: int, in_channels: int):
     model_cfg = dict(cfg["model"])
     name = model_cfg.pop("name")
     kwargs = {"num_classes": num_classes, **model_cfg}
-    if name == "small_convnet":
+    if name in ("small_convnet", "wrn_cpc_cpu"):
         kwargs["in_channels"] = in_channels
     net = create_model(name, **kwargs)
     aux = None
@@ -325,7 +345,7 @@ def build_model(cfg: dict[str, Any], num_classes: int, in_channels: int):
         elif a["task"] == "cpc":
             from adlib.papers.ahmed2020.cpc import CPCTask
 
-            aux = CPCTask(**{k: v for k, v in a.items() if k != "task"})
+            aux = CPCTask.for_scale(a["scale"], net.code_dim)
         else:
             raise ValueError(f"unknown auxiliary task {a['task']!r}")
     return MultiTaskNet(net, aux)
