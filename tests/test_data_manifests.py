@@ -23,7 +23,7 @@ PAPERS = {"hendrycks2019", "ruff2021", "singh2021", "ahmed2020", "rafiee2021"}
 EXPECTED = {
     "fashion_mnist", "mnist", "emnist", "cifar10", "cifar100", "svhn", "tiny_imagenet", "random_300k",
     "tiny_images_80m", "textures", "places365", "lsun", "imagenet1k", "stl10", "cats_vs_dogs",
-    "icons50", "chars74k", "digits_sklearn", "imagenet30", "imagenet22k",
+    "icons50", "chars74k", "digits_sklearn", "imagenet30", "imagenet22k", "isun", "tiny_imagenet_odin",
 }
 
 # Datasets each spec sheet (shared/specs/<paper>.md, sections on datasets and the CPU plan) uses.
@@ -34,7 +34,8 @@ USED_BY_SPEC = {
     "ruff2021": {"mnist", "emnist", "cifar10", "cifar100", "tiny_images_80m", "random_300k", "imagenet1k",
                  "fashion_mnist", "digits_sklearn", "imagenet30", "imagenet22k"},
     "singh2021": {"cifar10", "cifar100", "fashion_mnist", "digits_sklearn"},
-    "ahmed2020": {"cifar10", "stl10", "imagenet1k", "lsun", "fashion_mnist", "digits_sklearn"},
+    "ahmed2020": {"cifar10", "stl10", "imagenet1k", "lsun", "fashion_mnist", "digits_sklearn", "isun",
+                  "tiny_imagenet_odin"},
     "rafiee2021": {"cifar10", "mnist", "fashion_mnist", "cats_vs_dogs", "digits_sklearn"},
 }
 
