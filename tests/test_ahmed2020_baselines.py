@@ -2,7 +2,6 @@
 claims, and the paper-scale data check."""
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
