@@ -24,6 +24,7 @@ EXPECTED = {
     "fashion_mnist", "mnist", "emnist", "cifar10", "cifar100", "svhn", "tiny_imagenet", "random_300k",
     "tiny_images_80m", "textures", "places365", "lsun", "imagenet1k", "stl10", "cats_vs_dogs",
     "icons50", "chars74k", "digits_sklearn", "imagenet30", "imagenet22k", "imagenet_subsets_ahmed2020",
+    "isun", "tiny_imagenet_odin",
 }
 
 # Datasets each spec sheet (shared/specs/<paper>.md, sections on datasets and the CPU plan) uses.
@@ -35,7 +36,7 @@ USED_BY_SPEC = {
                  "fashion_mnist", "digits_sklearn", "imagenet30", "imagenet22k"},
     "singh2021": {"cifar10", "cifar100", "fashion_mnist", "digits_sklearn"},
     "ahmed2020": {"cifar10", "stl10", "imagenet1k", "lsun", "fashion_mnist", "digits_sklearn",
-                  "imagenet_subsets_ahmed2020"},
+                  "imagenet_subsets_ahmed2020", "isun", "tiny_imagenet_odin"},
     "rafiee2021": {"cifar10", "mnist", "fashion_mnist", "cats_vs_dogs", "digits_sklearn"},
 }
 

@@ -414,6 +414,29 @@ def load_lsun(split: str = "test", variant: Literal["crop", "resize"] = "crop", 
     return _unlabelled(load_image_folder(directory / folder, size))
 
 
+def load_tiny_imagenet_odin(split: str = "test", variant: Literal["crop", "resize"] = "crop",
+                            size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """ODIN's TinyImageNet OOD sets (10,000 images each, 32x32): uint8 ``(N, 3, size, size)``, labels -1.
+
+    ``variant="crop"``: random 32x32 crops (``Imagenet.tar.gz``); ``"resize"``: downsampled images
+    (``Imagenet_resize.tar.gz``). Manifest ``tiny_imagenet_odin``.
+    """
+    _check_split(split, ("test",))
+    if variant not in ("crop", "resize"):
+        raise ValueError(f"variant must be 'crop' or 'resize'; got {variant!r}")
+    archive, folder = ("Imagenet.tar.gz", "Imagenet") if variant == "crop" else ("Imagenet_resize.tar.gz",
+                                                                                  "Imagenet_resize")
+    directory = ensure_unpacked("tiny_imagenet_odin", archive)
+    return _unlabelled(load_image_folder(directory / folder, size))
+
+
+def load_isun(split: str = "test", size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """ODIN's iSUN OOD set (8,925 images, 32x32): uint8 ``(N, 3, size, size)``, labels -1 (manifest ``isun``)."""
+    _check_split(split, ("test",))
+    directory = ensure_unpacked("isun", "iSUN.tar.gz")
+    return _unlabelled(load_image_folder(directory / "iSUN", size))
+
+
 def load_places365(split: Literal["val", "test"] = "test", size: int = 32, *, limit: int | None = None,
                    seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Places365 small images (``val_256``/``test_256``) as an OOD set: uint8, labels -1.
@@ -574,6 +597,9 @@ IMAGE_LOADERS: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor]]] = {
     "textures": load_textures,
     "lsun_crop": functools.partial(load_lsun, variant="crop"),
     "lsun_resize": functools.partial(load_lsun, variant="resize"),
+    "tiny_imagenet_crop": functools.partial(load_tiny_imagenet_odin, variant="crop"),
+    "tiny_imagenet_resize": functools.partial(load_tiny_imagenet_odin, variant="resize"),
+    "isun": load_isun,
     "places365": load_places365,
     "random_300k": load_random_300k,
     "cats_vs_dogs": load_cats_vs_dogs,
@@ -610,6 +636,7 @@ __all__ = [
     "load_fashion_mnist",
     "load_image_folder",
     "load_images",
+    "load_isun",
     "load_labelled_image_folder",
     "load_lsun",
     "load_random_300k",
@@ -619,5 +646,6 @@ __all__ = [
     "load_places365",
     "load_svhn",
     "load_textures",
+    "load_tiny_imagenet_odin",
     "read_idx",
 ]

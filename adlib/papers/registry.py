@@ -75,6 +75,8 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                  not_runnable="RECYCLE is obtained by hand from the authors' page; adlib has no loader for it"),
     NotebookSpec("singh2021", "theory", ("table1",),
                  "Table 1, Lemma 3.1 and Corollary 3.1.1: combining one-class detectors (simulated)"),
+    NotebookSpec("ahmed2020", "appendix_d", ("appendix_d",),
+                 "Appendix D: a pixel-level GMM on dataset-vs-dataset OOD benchmarks"),
 )
 
 
@@ -91,6 +93,7 @@ RUNNERS: dict[tuple[str, str], str] = {
     ("rafiee2021", "adcgan"): "adlib.papers.rafiee2021.experiments:run",
     ("singh2021", "multi_class_normal"): "adlib.papers.singh2021.experiments:run",
     ("ahmed2020", "holdout"): "adlib.papers.ahmed2020.experiments:run",
+    ("ahmed2020", "pixel_baselines"): "adlib.papers.ahmed2020.appendix_d:run",
 }
 """(paper, experiment) -> the runner ("module:function") that produces that experiment's stored
 records: what re-creates a stored result from its config alone."""
