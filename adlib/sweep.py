@@ -276,3 +276,12 @@ def sweep_threads(device: str) -> int:
     """Torch threads per run: one per process on the CPU (processes fill the cores), 4 on a GPU
     (for data preparation around the GPU work)."""
     return 1 if device == "cpu" else 4
+
+
+def run_for_scale(configs: Sequence[Mapping[str, Any]], runner: str, scale: str, *, force: bool = False,
+                  workers: int | None = None, progress: bool = True, store: ResultsStore | None = None,
+                  check: Callable[[Mapping[str, Any]], None] | None = None, desc: str = "runs") -> list[RunRecord]:
+    """A notebook's sweep: :func:`run_sweep` on the results store of ``scale`` (or ``store``), one
+    record per config, running only the configs not yet stored (all with ``force``)."""
+    return run_sweep(configs, runner, store=store or ResultsStore.for_scale(scale), force=force, workers=workers,
+                     progress=progress, desc=desc, check=check)

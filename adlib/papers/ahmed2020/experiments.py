@@ -397,7 +397,8 @@ def run(cfg: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "accuracy": float((logits[normal].argmax(1) == data.test_y[normal]).float().mean()),
         "n_train": int(len(data.train_x)), "n_test_normal": int(normal.sum()),
         "n_test_anomalous": int(data.test_is_anomaly.sum()),
-        "final_loss": history.losses[-1], "final_aux_loss": history.aux_losses[-1],
+        "final_loss": history.losses[-1],
+        "final_aux_loss": history.aux_losses[-1] if history.aux_losses else None,
     }
     arrays: dict[str, np.ndarray] = {}
     if held:
@@ -412,6 +413,25 @@ def run(cfg: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         if cfg.get("save_scores"):
             arrays = {"msp": msp.astype(np.float32), "odin": odin, "is_anomaly": data.test_is_anomaly}
     if cfg["curves"]:
-        metrics["curves"] = {"train_loss": history.losses, "aux_loss": history.aux_losses,
+        metrics["curves"] = {"train_loss": history.losses,
+                             **({"aux_loss": history.aux_losses} if history.aux_losses else {}),
                              **{k: [m[k] for m in history.epoch_metrics] for k in history.epoch_metrics[0]}}
     return metrics, arrays
+
+
+def required_datasets(cfg: dict[str, Any]) -> tuple[str, ...]:
+    """The manifests a run's data comes from (none for the offline benchmarks)."""
+    bench = cfg["data"]["benchmark"]
+    if bench.startswith("imagenet_"):
+        return ("imagenet1k",)
+    b = benchmark(bench)
+    return () if b.offline else (b.source,)
+
+
+def check_data_present(cfg: dict[str, Any]) -> None:
+    """Raise ``DatasetMissingError`` (naming the command that gets the data) for a run whose
+    dataset is not on this machine."""
+    from adlib.data.manifests import locate
+
+    for name in required_datasets(cfg):
+        locate(name)

@@ -234,7 +234,8 @@ class MultiTaskSpec:
 
 @dataclass
 class MultiTaskHistory:
-    """Per-epoch mean losses (classification, auxiliary), per-epoch evaluations, resume point."""
+    """Per-epoch mean losses (classification; auxiliary, empty without an auxiliary step), per-epoch
+    evaluations, resume point."""
 
     losses: list[float] = field(default_factory=list)
     aux_losses: list[float] = field(default_factory=list)
@@ -327,7 +328,8 @@ def train_multitask(
                 aux_running += aux_loss.item() * len(idx)
             scheduler.step()
         history.losses.append(running / len(x_all))
-        history.aux_losses.append(aux_running / len(x_all) if aux is not None else float("nan"))
+        if aux is not None:
+            history.aux_losses.append(aux_running / len(x_all))
         if evaluate is not None:
             model.eval()
             history.epoch_metrics.append({k: float(v) for k, v in evaluate(model).items()})
