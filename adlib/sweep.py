@@ -278,10 +278,17 @@ def sweep_threads(device: str) -> int:
     return 1 if device == "cpu" else 4
 
 
-def run_for_scale(configs: Sequence[Mapping[str, Any]], runner: str, scale: str, *, force: bool = False,
-                  workers: int | None = None, progress: bool = True, store: ResultsStore | None = None,
-                  check: Callable[[Mapping[str, Any]], None] | None = None, desc: str = "runs") -> list[RunRecord]:
-    """A notebook's sweep: :func:`run_sweep` on the results store of ``scale`` (or ``store``), one
+
+class PaperRunner:
+    """A paper's ``run_configs(configs, scale, *, force, workers, progress, store)``: :func:`run_sweep`
+    with the paper's runner and data check on the results store of ``scale`` (or ``store``), one
     record per config, running only the configs not yet stored (all with ``force``)."""
-    return run_sweep(configs, runner, store=store or ResultsStore.for_scale(scale), force=force, workers=workers,
-                     progress=progress, desc=desc, check=check)
+
+    def __init__(self, runner: str, *, check: Callable[[Mapping[str, Any]], None] | None = None,
+                 desc: str = "runs") -> None:
+        self.runner, self.check, self.desc = runner, check, desc
+
+    def __call__(self, configs: Sequence[Mapping[str, Any]], scale: str, *, force: bool = False,
+                 workers: int | None = None, progress: bool = True, store: ResultsStore | None = None) -> list[RunRecord]:
+        return run_sweep(configs, self.runner, store=store or ResultsStore.for_scale(scale), force=force,
+                         workers=workers, progress=progress, desc=self.desc, check=self.check)

@@ -17,7 +17,8 @@ from adlib.papers.ahmed2020.appendix_d import (ARTEFACT, CPU_ANALOGUE_OF, METHOD
                                                RUNNER, SHORT_LABELS, check_data_present, class_names, ood_label,
                                                ood_sets)
 from adlib.report import Claim, fmt_pm, mean_std
-from adlib.results import ResultsStore, RunRecord, config_hash
+from adlib.results import RunRecord, config_hash
+from adlib.sweep import PaperRunner
 
 NOISE_SETS = ("uniform_noise", "gaussian_noise")
 FLAT_SET = "dark_flat"
@@ -29,14 +30,9 @@ PAPER_EASY_SETS = ("tiny_imagenet_crop", "tiny_imagenet_resize", "lsun_resize", 
 PAPER_MIN_AP = 95.0
 
 
-def run_configs(configs: Sequence[dict[str, Any]], scale: str, *, force: bool = False, workers: int | None = None,
-                progress: bool = True, store: ResultsStore | None = None) -> list[RunRecord]:
-    """Run the configs not yet stored (all with ``force``), load the rest; one record per config.
-    A missing dataset stops the sweep before any run with the command that fetches it."""
-    from adlib.sweep import run_sweep
-
-    return run_sweep(configs, RUNNER, store=store or ResultsStore.for_scale(scale), force=force, workers=workers,
-                     progress=progress, desc=f"{PAPER} Appendix D runs", check=check_data_present)
+run_configs = PaperRunner(RUNNER, check=check_data_present, desc=f"{PAPER} Appendix D runs")
+"""Run the configs not yet stored (all with ``force``), load the rest; one record per config. A missing
+dataset stops the sweep before any run with the command that fetches it."""
 
 
 def runs_frame(records: Iterable[RunRecord]) -> pd.DataFrame:

@@ -16,6 +16,7 @@ import pandas as pd
 from adlib.papers.ahmed2020 import experiments as ex
 from adlib.report import Claim
 from adlib.scales import check_scale
+from adlib.sweep import PaperRunner
 
 PAGES: tuple[str, ...] = ("table2", "holdout", "table5", "masking", "figure1", "aux_variant")
 """The pages whose runs :func:`book_configs` lists."""
@@ -116,13 +117,8 @@ PAPER_METHOD = {"classification": "Classification-only", "rotation": "Rotation-a
 METRICS: tuple[str, ...] = ("MSP AP", "ODIN AP", "Accuracy")
 
 
-def run_configs(configs: Sequence[dict[str, Any]], scale: str, *, force: bool = False, workers: int | None = None,
-                progress: bool = True, store=None) -> list:
-    """Run the configs not yet stored (all with ``force``), load the rest; one record per config."""
-    from adlib.sweep import run_for_scale
-
-    return run_for_scale(configs, ex.RUNNER, scale, force=force, workers=workers, progress=progress, store=store,
-                         check=ex.check_data_present, desc=f"{ex.PAPER} runs")
+run_configs = PaperRunner(ex.RUNNER, check=ex.check_data_present, desc=f"{ex.PAPER} runs")
+"""Run the configs not yet stored (all with ``force``), load the rest; one record per config."""
 
 
 def runs_frame(records: Iterable[Any]) -> pd.DataFrame:

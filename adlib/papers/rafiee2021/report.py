@@ -8,7 +8,7 @@ means, and beside it the population std over classes in AUC *fraction* units (th
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -16,7 +16,8 @@ import pandas as pd
 from adlib.papers.rafiee2021.experiments import (DATASETS, PAPER, POOL_LABELS, RUNNER, SCHEME_LABELS, SCHEMES,
                                                  VARIANTS, check_data_present, class_names)
 from adlib.report import Claim, fmt_pm, mean_std, t_interval
-from adlib.results import ResultsStore, RunRecord
+from adlib.results import RunRecord
+from adlib.sweep import PaperRunner
 
 MAIN_SCORE = "sum/GF"
 """The paper's score: the full normality score (Eq. (4)) with the paper's sums."""
@@ -25,13 +26,8 @@ READING_LABELS = {"sum": "Σ (paper)", "mean": "mean (authors' code)"}
 SCHEME_COLORS = {"one_vs_all": "tab:blue", "all_vs_one": "tab:orange"}
 
 
-def run_configs(configs: Sequence[dict[str, Any]], scale: str, *, force: bool = False, workers: int | None = None,
-                progress: bool = True, store: ResultsStore | None = None) -> list[RunRecord]:
-    """Run the configs not yet stored (all with ``force``), load the rest; one record per config."""
-    from adlib.sweep import run_sweep
-
-    return run_sweep(configs, RUNNER, store=store or ResultsStore.for_scale(scale), force=force, workers=workers,
-                     progress=progress, desc=f"{PAPER} runs", check=lambda cfg: check_data_present(cfg["data"]))
+run_configs = PaperRunner(RUNNER, check=lambda cfg: check_data_present(cfg["data"]), desc=f"{PAPER} runs")
+"""Run the configs not yet stored (all with ``force``), load the rest; one record per config."""
 
 
 def runs_frame(records: Iterable[RunRecord]) -> pd.DataFrame:

@@ -17,20 +17,16 @@ import pandas as pd
 from adlib.papers.ruff2021.experiments import (CIFAR10_CLASSES, FMNIST_CLASSES, H_LABELS, METHOD_LABELS, PAPER,
                                                PROTOCOL_LABELS, RUNNER, check_data_present)
 from adlib.report import Claim, fmt_pm, mean_std
-from adlib.results import ResultsStore, RunRecord
+from adlib.results import RunRecord
+from adlib.sweep import PaperRunner
 
 METHOD_COLORS = {"hsc": "tab:blue", "bce": "tab:orange", "dsad": "tab:green", "focal": "tab:red",
                  "deep_svdd": "0.4"}
 PAPER_METHOD = {"dsad": "DSAD", "hsc": "HSC", "focal": "Focal", "bce": "BCE"}
 
 
-def run_configs(configs: Sequence[dict[str, Any]], scale: str, *, force: bool = False, workers: int | None = None,
-                progress: bool = True, store: ResultsStore | None = None) -> list[RunRecord]:
-    """Run the configs not yet stored (all with ``force``), load the rest; one record per config."""
-    from adlib.sweep import run_sweep
-
-    return run_sweep(configs, RUNNER, store=store or ResultsStore.for_scale(scale), force=force, workers=workers,
-                     progress=progress, desc=f"{PAPER} runs", check=lambda cfg: check_data_present(cfg["data"]))
+run_configs = PaperRunner(RUNNER, check=lambda cfg: check_data_present(cfg["data"]), desc=f"{PAPER} runs")
+"""Run the configs not yet stored (all with ``force``), load the rest; one record per config."""
 
 
 def class_names(protocol: str) -> tuple[str, ...]:

@@ -18,7 +18,8 @@ import pandas as pd
 from adlib.papers.singh2021.experiments import (METHOD_LABELS, PAPER, RUNNER, check_data_present, run_config)
 from adlib.papers.singh2021.protocol import best_worst, per_combination, range_summary, split_combinations
 from adlib.report import Claim, t_interval
-from adlib.results import ResultsStore, RunRecord
+from adlib.results import RunRecord
+from adlib.sweep import PaperRunner
 
 SPLIT_LABELS = {"2/8": "2-in, 8-out", "5/5": "5-in, 5-out", "9/1": "9-in, 1-out", "2/18": "2-in, 18-out"}
 SPLITS: tuple[str, ...] = ("2/8", "5/5", "9/1")
@@ -51,13 +52,8 @@ def book_configs(scale: str, seeds: Sequence[int], **kw: Any) -> list[dict[str, 
     return out
 
 
-def run_configs(configs: Sequence[dict[str, Any]], scale: str, *, force: bool = False, workers: int | None = None,
-                progress: bool = True, store: ResultsStore | None = None) -> list[RunRecord]:
-    """Run the configs not yet stored (all with ``force``), load the rest; one record per config."""
-    from adlib.sweep import run_sweep
-
-    return run_sweep(configs, RUNNER, store=store or ResultsStore.for_scale(scale), force=force, workers=workers,
-                     progress=progress, desc=f"{PAPER} runs", check=lambda cfg: check_data_present(cfg["data"]))
+run_configs = PaperRunner(RUNNER, check=lambda cfg: check_data_present(cfg["data"]), desc=f"{PAPER} runs")
+"""Run the configs not yet stored (all with ``force``), load the rest; one record per config."""
 
 
 def _paper(artefact: str) -> pd.DataFrame:
