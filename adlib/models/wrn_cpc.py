@@ -18,7 +18,8 @@ Choices the paper leaves open (documented in the docstrings below and in the boo
   output of "the third residual block" of a ResNet-v2-101, i.e. TF-slim's ``block3``, a stage of
   several bottleneck units. Three single residual units of the first group would give a
   64-channel code with a tiny receptive field. The code is the group-3 output (the raw
-  pre-activation residual stream, no extra BN-ReLU) mean-pooled over space, as in [39].
+  pre-activation residual stream, no extra BN-ReLU) mean-pooled over space, as in [39]; the CPC
+  task unit-normalises it before the scores (our choice, :mod:`adlib.papers.ahmed2020.cpc`).
 * **Per-task running statistics** in the conditional BN (spec §2.5 recommends it: the patch
   statistics would otherwise pollute the classifier's eval-mode statistics); ``per_task_stats=False``
   shares them.
@@ -259,7 +260,9 @@ class CPCWideResNet(nn.Module):
 
     def encode_patches(self, patches: torch.Tensor) -> torch.Tensor:
         """CPC codes z = g_enc(patch): the stem and the first ``encoder_groups`` groups, mean-pooled
-        over space ([39]); (M, C, P, P) → (M, ``code_dim``)."""
+        over space ([39]); (M, C, P, P) → (M, ``code_dim``). These are the raw (unnormalised)
+        pooled codes; the CPC task divides them by their L2 norm before scoring (our choice, for a
+        stable λ = 10 step: :mod:`adlib.papers.ahmed2020.cpc`, "Unit-normalised codes and contexts")."""
         return self._trunk(patches, self.encoder_groups).mean(dim=(2, 3))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

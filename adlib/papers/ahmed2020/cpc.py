@@ -33,20 +33,42 @@ Choices the paper leaves open (taken from [39] where it says, otherwise ours; al
   is a 3×3 convolution over the grid that sees only rows ≤ i (2 zero rows padded on top, none
   below; 1 zero column on each side), so c_{i,j} depends on z_{u,·} for u ≤ i only, with a
   receptive field that grows upward and sideways with depth. It starts from c⁰ = z (context
-  dimension = code dimension) and has no normalisation (so the CPC head adds no batch statistics).
-  Zero padding is used here (not symmetric): symmetric padding on top would let row 0 see row 1.
-  ``paper``: 3 blocks; ``cpu``: 2 blocks.
+  dimension = code dimension) and has no batch normalisation (so the CPC head adds no batch
+  statistics); its output is unit-normalised (next item). Zero padding is used here (not
+  symmetric): symmetric padding on top would let row 0 see row 1. ``paper``: 3 blocks; ``cpu``: 2 blocks.
+* **Unit-normalised codes and contexts.** The score is the paper's bilinear zᵀ W_k c with
+  z = ẑ / ‖ẑ‖ (ẑ the pooled encoder output, :meth:`CPCTask.codes`) and c = g_ar(z) / ‖g_ar(z)‖
+  (:meth:`CPCTask.predictions`), L2 over the channel dimension, per patch (:func:`unit_normalise`).
+  The paper and [39] give the score but not the scale of z and c; the raw pooled group-3 output
+  is the unnormalised pre-activation residual stream (‖ẑ‖ ≈ 8 at ``cpu`` scale at init), and
+  with it the paper's optimiser diverges: the score is quadratic in the codes, the CPC step's
+  effective learning rate is λ·lr = 10 × 0.1 = 1 and the gradient w.r.t. W_k scales with
+  ‖ẑ‖·‖c‖ ≈ 60, so the first step alone moves the W_k from 0 to norm ≈ 9 and the scores to
+  ±1.4·10³; the next step feeds logits that large back into the encoder, which grows the codes
+  (‖ẑ‖ ≈ 4·10⁴), and ℓ_CPC reaches ≈ 8·10¹⁴ on the third step and NaN on the fourth (the smoke
+  run; also at λ = 1). Normalising both sides makes the score linear in W_k with
+  features of norm 1: |zᵀ W_k c| ≤ ‖W_k‖, the gradient w.r.t. each W_k has norm ≤ 2, and the
+  encoder gets scale-free gradients, so λ = 10 and SGD lr 0.1 train stably. This is our choice, in
+  the spirit of [45] (which puts layer normalisation in its CPC encoder) and of the many
+  CPC/InfoNCE implementations that normalise the embeddings before the scores; unlike
+  cosine-similarity InfoNCE there is no temperature: the scale of the scores is learned in W_k.
 * **Offsets.** k = 1..K rows below; [39] predicts up to 5 rows, so ``paper`` uses K = 5 (on a 6-row
   grid only the top row predicts 5 rows ahead); ``cpu`` uses K = 2 (spec §8.1). Each W_k is a
-  bias-free Linear(context dim → code dim), **initialised to zero**: every score is 0 at the start,
-  so ℓ_CPC starts exactly at its chance value instead of far above it (the raw codes are large;
-  random W_k gave ≈ 8 at ``cpu`` and ≈ 21 at ``paper`` scale against a chance value of 3.58), and
-  the first λ = 10 steps do not push large gradients into the shared network. (With W_k = 0 the
-  first step's gradient reaches only the W_k.)
+  bias-free Linear(context dim → code dim), **initialised to zero** (ours): every score is 0 at the
+  start, so ℓ_CPC starts exactly at its chance value, and the first λ = 10 steps do not push
+  random-predictor gradients into the shared network. (With W_k = 0 the first step's gradient
+  reaches only the W_k.)
 * **Averaging.** ℓ_CPC is averaged over every valid (image, k, i, j) term (i + k < R), i.e. the
   sum of the formula above divided by its number of terms; offsets with more valid rows weigh more.
 * **Code.** The mean-pooled output of the network's first three groups (256-d in ``paper``, 64-d in
-  ``cpu``), with no extra projection.
+  ``cpu``), unit-normalised (above), with no extra projection.
+
+The batch-norm statistics of the CPC step: the network's :class:`ConditionalBatchNorm2d` keeps
+per-task running statistics (spec §2.5's recommendation), so the CPC step updates only the
+``cpc`` row and the classifier's eval-mode statistics stay those of whole images. The multi-task
+loop's ``aux_bn_stats="frozen"`` (:func:`~adlib.papers.ahmed2020.multitask.frozen_bn_stats`)
+acts on ``nn.BatchNorm`` layers only and so leaves these layers alone; freezing is not needed
+here, and it played no part in the divergence above.
 """
 
 from __future__ import annotations
@@ -74,7 +96,7 @@ from adlib.papers.ahmed2020.multitask import AuxiliaryTask
 __all__ = [
     "TASKS", "ConditionalBatchNorm2d", "SymmetricConv2d", "symmetric_pad2d", "CPCWideResNet",
     "wrn_imagenet_cpc", "wrn_cpc_cpu", "AuxiliaryTask", "CPC_SCALES", "CPC_NETWORKS", "grid_shape",
-    "extract_patches", "cpc_infonce", "RowCausalConv2d", "CPCContext", "CPCTask",
+    "extract_patches", "cpc_infonce", "unit_normalise", "RowCausalConv2d", "CPCContext", "CPCTask",
 ]
 
 CPC_SCALES: dict[str, dict] = {
@@ -90,6 +112,12 @@ CPC_NETWORKS: dict[str, str] = {"paper": "wrn_imagenet_cpc", "cpu": "wrn_cpc_cpu
 # ---------------------------------------------------------------------------------------------
 # Patches and the loss
 # ---------------------------------------------------------------------------------------------
+
+
+def unit_normalise(v: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """v / max(‖v‖, eps) over the last dimension: the unit-norm codes and contexts of the CPC
+    scores (module docstring, "Unit-normalised codes and contexts"; our choice, not the paper's)."""
+    return F.normalize(v, p=2.0, dim=-1, eps=eps)
 
 
 def grid_shape(height: int, width: int, patch_size: int, stride: int) -> tuple[int, int]:
@@ -185,7 +213,8 @@ class CPCContext(nn.Module):
 
 class CPCTask(AuxiliaryTask):
     """CPC auxiliary task of ahmed2020 (Appendix C): patch grid → ``model.net.encode_patches`` →
-    :class:`CPCContext` → predictors W_1..W_K → :func:`cpc_infonce` with same-image negatives.
+    unit norm → :class:`CPCContext` → unit norm → predictors W_1..W_K → :func:`cpc_infonce` with
+    same-image negatives (the unit norms are ours, module docstring).
 
     ``loss(model, x, generator)`` is the unweighted ℓ_CPC of the (normalised, augmented) batch
     ``x``; the caller weighs it by λ (10.0 in the paper) and runs it inside
@@ -243,15 +272,17 @@ class CPCTask(AuxiliaryTask):
         return draw[0] % (spare_h + 1), draw[1] % (spare_w + 1)
 
     def codes(self, model, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """z: the codes (N, R, C, D) of every image's patch grid, from ``model.net.encode_patches``."""
+        """z: the unit-norm codes (N, R, C, D) of every image's patch grid: ``model.net.encode_patches``
+        (the paper's "first three blocks", pooled) divided by its L2 norm (ours; module docstring)."""
         patches = extract_patches(x, self.patch_size, self.stride, self._offset(x, generator))
         n, rows, cols = patches.shape[:3]
         z = model.net.encode_patches(patches.reshape(n * rows * cols, *patches.shape[3:]))
-        return z.reshape(n, rows, cols, -1)
+        return unit_normalise(z.reshape(n, rows, cols, -1))
 
     def predictions(self, z: torch.Tensor) -> list[torch.Tensor]:
-        """[W_k c_{i,j} for rows i < R − k] for k = 1..K, each (N, R − k, C, D)."""
-        c = self.context(z.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)  # (N, R, C, D)
+        """[W_k c_{i,j} for rows i < R − k] for k = 1..K, each (N, R − k, C, D), with the unit-norm
+        context c = g_ar(z) / ‖g_ar(z)‖ (ours; module docstring)."""
+        c = unit_normalise(self.context(z.permute(0, 3, 1, 2)).permute(0, 2, 3, 1))  # (N, R, C, D)
         rows = z.shape[1]
         return [w(c[:, :rows - k]) for k, w in enumerate(self.predictors, start=1)]
 
