@@ -13,7 +13,10 @@ from adlib.reproduce import main, select_notebooks
 def test_table_1_selects_every_papers_table1_notebook():
     chosen = select_notebooks(None, "table1")
     assert [(nb.paper, nb.name) for nb in chosen] == [("hendrycks2019", "table1"), ("ruff2021", "table1"),
-                                                      ("rafiee2021", "table1"), ("singh2021", "theory")]
+                                                      ("rafiee2021", "table1"), ("singh2021", "theory"),
+                                                      ("ahmed2020", "table1")]
+    assert [nb.name for nb in select_notebooks("ahmed2020", "table3")] == ["holdout"]
+    assert [nb.name for nb in select_notebooks("ahmed2020", "sec5_2_masking")] == ["masking"]
     assert [nb.name for nb in select_notebooks("rafiee2021", "table3")] == ["table1"]
     assert [nb.name for nb in select_notebooks("ruff2021", "figure5")] == ["blur"]
     assert [nb.name for nb in select_notebooks("hendrycks2019", "figure4")] == ["roc_curves"]

@@ -33,12 +33,27 @@ SMOKE_COMBINATIONS = {"2/8": 1, "5/5": 1, "9/1": 1}
 CPU_SEEDS_5_5 = 1
 """At ``cpu`` scale the 252 combinations of 5/5 run on the first seed only (3 seeds would add
 ≈ 2 CPU-hours); 2/8 and 9/1 run on every seed."""
+CIFAR100_DATASET = "cifar100_coarse"
+CIFAR100_SPLIT = "2/18"
+CIFAR100_METHODS: tuple[str, ...] = ("drocc", "deep_svdd", "deepmad")
+"""The methods of Table 3's CIFAR-100 column and Tables 10–12: the (m) variants were not run on
+CIFAR-100 (§5), and the lists' "DROCC(2)" / "DeepSVDD(2)" are the joint detectors (Algorithm 2)
+with 2 normal superclasses (their extremes are Table 3's CIFAR-100 rows)."""
+CIFAR100_TABLES = {"DROCC": "table10", "DeepSVDD": "table11", "DeepMAD": "table12"}
+"""Our method label → the paper's best/worst list of 2 normal CIFAR-100 superclasses."""
+CIFAR100_SCALE_NOTE = (
+    "CIFAR-100 (20 superclasses, 2/18: 190 pairs × DROCC, DeepSVDD, DeepMAD) runs at `scale=\"paper\"` only "
+    "(the paper's encoder on all 2,500 training images per superclass, a GPU job; `python -m adlib.data fetch "
+    "cifar100` first). There is no reduced stand-in with a superclass structure, so this {scale}-scale page shows "
+    "the paper's values only and checks no claim on them.")
 
 
 def book_configs(scale: str, seeds: Sequence[int], **kw: Any) -> list[dict[str, Any]]:
     """The runs the book's pages share: every combination of 2/8, 9/1 and 5/5 (in that order, so
     the per-class units are trained by 2/8) × the five methods × seeds, reduced at ``smoke``
-    (:data:`SMOKE_COMBINATIONS`) and for 5/5 at ``cpu`` (:data:`CPU_SEEDS_5_5`)."""
+    (:data:`SMOKE_COMBINATIONS`) and for 5/5 at ``cpu`` (:data:`CPU_SEEDS_5_5`). At ``paper``
+    scale also the 190 pairs of the 20 CIFAR-100 superclasses (2/18) × :data:`CIFAR100_METHODS`
+    × seeds (Table 3's CIFAR-100 column, Tables 10–12); the reduced scales have no CIFAR-100 runs."""
     out = []
     for split in ("2/8", "9/1", "5/5"):
         combos = split_combinations(split)
@@ -49,7 +64,16 @@ def book_configs(scale: str, seeds: Sequence[int], **kw: Any) -> list[dict[str, 
             split_seeds = split_seeds[:CPU_SEEDS_5_5]
         out += [run_config(scale, method, combo, seed, **kw) for combo in combos for method in METHOD_LABELS
                 for seed in split_seeds]
+    if scale == "paper":
+        c100 = {**kw, "dataset": CIFAR100_DATASET}
+        out += [run_config(scale, method, combo, seed, **c100) for combo in split_combinations(CIFAR100_SPLIT)
+                for method in CIFAR100_METHODS for seed in seeds]
     return out
+
+
+def has_cifar100(df: pd.DataFrame) -> bool:
+    """Whether ``df`` (:func:`~adlib.papers.singh2021.experiments.runs_frame`) holds CIFAR-100 2/18 runs."""
+    return "split" in df.columns and CIFAR100_SPLIT in set(df.split)
 
 
 run_configs = PaperRunner(RUNNER, check=lambda cfg: check_data_present(cfg["data"]), desc=f"{PAPER} runs")
@@ -95,14 +119,16 @@ def _ci(value: float) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f" ± {value:.4f}"
 
 
-def range_table(df: pd.DataFrame, artefact: str = "table3", dataset: str = "fMNIST") -> pd.DataFrame:
+def range_table(df: pd.DataFrame, artefact: str = "table3", dataset: str = "fMNIST",
+                splits: Sequence[str] = SPLITS) -> pd.DataFrame:
     """The paper's ranges (Table 3's fMNIST rows, or Table 2's CIFAR-10) beside ours, per split and
     method: "min ↔ max" with the 95 % interval of the combination attaining each, the mean over
-    combinations, and the difference of the means."""
+    combinations, and the difference of the means. ``splits``: which of our splits (``("2/18",)``
+    with ``dataset="CIFAR-100"`` for Table 3's CIFAR-100 column)."""
     ours = ranges(df)
     paper = paper_ranges(dataset, artefact)
     rows = []
-    for split in [s for s in SPLITS if s in set(df.split)]:
+    for split in [s for s in splits if s in set(df.split)]:
         for method in METHOD_ORDER:
             if (split, method) not in ours.index:
                 continue
@@ -259,6 +285,106 @@ def best_worst_table(df: pd.DataFrame, split: str, k: int = 10) -> pd.DataFrame:
     bw["cell"] = bw["classes"] + " " + bw["mean"].map(lambda v: f"{v:.4f}")
     return bw.pivot_table(index=["list", "rank"], columns="method", values="cell", aggfunc="first")[
         [m for m in METHOD_ORDER if m in set(bw.method)]]
+
+
+# ---------------------------------------------------------------------------------------------
+# CIFAR-100 superclasses, 2/18 (Table 3's CIFAR-100 column, Tables 10-12): paper scale only
+
+
+def cifar100_range_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Table 3's CIFAR-100 column: the paper's ranges beside ours (:func:`range_table`) when ``df``
+    holds the paper-scale CIFAR-100 runs, else the paper's values alone (as printed, the ± being
+    the 95 % half-widths of the combinations attaining the min and the max)."""
+    if has_cifar100(df):
+        return range_table(df, "table3", "CIFAR-100", splits=(CIFAR100_SPLIT,))
+    paper = _paper("table3")
+    paper = paper[paper.dataset == "CIFAR-100"]
+    rows = []
+    for method in [m for m in METHOD_ORDER if m in set(paper.method)]:
+        cells = paper[paper.method == method].set_index("metric")
+        rows.append({"split": SPLIT_LABELS[CIFAR100_SPLIT], "method": method,
+                     "paper (CIFAR-100) min ↔ max": f"{cells.loc['AUC min', 'printed']} ↔ "
+                                                    f"{cells.loc['AUC max', 'printed']}",
+                     "paper (CIFAR-100) mean": round(float(cells.loc["AUC mean", "value"]), 4),
+                     "ours": "paper scale only"})
+    return pd.DataFrame(rows).set_index(["split", "method"])
+
+
+def _paper_list(artefact: str) -> pd.Series:
+    """One of the paper's best/worst lists as cells ``"(1, 10) 0.7341"`` indexed by (list, rank)."""
+    p = _paper(artefact)
+    return pd.Series([f"{c} {v:.4f}" for c, v in zip(p["classes"], p["value"])],
+                     index=pd.MultiIndex.from_arrays([p["list"], p["rank"].astype(int)], names=["list", "rank"]))
+
+
+def cifar100_best_worst(df: pd.DataFrame, k: int = 10) -> pd.DataFrame:
+    """Tables 10–12: per method (DROCC, DeepSVDD, DeepMAD) the paper's 10 best and 10 worst pairs
+    of normal CIFAR-100 superclasses and, when ``df`` holds the paper-scale runs, ours beside them
+    (:func:`best_worst_table` on the 2/18 split)."""
+    ours = best_worst_table(df, CIFAR100_SPLIT, k) if has_cifar100(df) else None
+    cols = {}
+    for label, artefact in CIFAR100_TABLES.items():
+        head = f"{label} (Table {artefact.removeprefix('table')})"
+        cols[(head, "paper")] = _paper_list(artefact)
+        if ours is not None and label in ours.columns:
+            cols[(head, "ours")] = ours[label]
+    out = pd.DataFrame(cols)
+    out.columns = pd.MultiIndex.from_tuples(list(cols), names=["method", "source"])
+    order = [(lst, r) for lst in ("best", "worst") for r in sorted({r for l2, r in out.index if l2 == lst})]
+    return out.reindex(order)
+
+
+def _pairs(classes: Sequence[str]) -> set[tuple[int, ...]]:
+    return {tuple(int(c) for c in s.strip("()").split(",")) for s in classes}
+
+
+def cifar100_claims(df: pd.DataFrame, artefacts: Sequence[str] | None = None) -> list[Claim]:
+    """Table 3's CIFAR-100 claim (DeepMAD has the best mean AUC over the 190 pairs, "about 10 %
+    improvement") and Tables 10–12's (DROCC's and DeepSVDD's best pairs nearly all contain
+    superclass 10, large natural outdoor scenes: ≥ 6 of our 10 best, the paper 9; DeepMAD has no
+    pair below 0.5, the paper's worst 0.5384), each with the overlap of our best / worst ten with
+    the paper's. Empty without the paper-scale CIFAR-100 runs: nothing is claimed from missing runs.
+    ``artefacts``: keep only the claims of these (``("table3",)`` on the ranges page)."""
+    if not has_cifar100(df):
+        return []
+    if artefacts is not None:
+        return [c for c in cifar100_claims(df) if c.artefact in artefacts]
+    sub = df[df.split == CIFAR100_SPLIT]
+    ours = ranges(sub)
+    paper = paper_ranges("CIFAR-100", "table3")
+    methods = [m for m in CIFAR100_TABLES if (CIFAR100_SPLIT, m) in ours.index]
+    means = {m: ours.loc[(CIFAR100_SPLIT, m), "mean"] for m in methods}
+    claims = []
+    if "DeepMAD" in means and len(means) > 1:
+        others = max(v for m, v in means.items() if m != "DeepMAD")
+        claims.append(Claim("table3", "CIFAR-100 2/18: DeepMAD has the best mean AUC over the pairs of superclasses "
+                                      "(paper: about 10 % better)", bool(means["DeepMAD"] > others),
+                            "ours " + ", ".join(f"{m} {v:.4f}" for m, v in means.items()) + "; paper "
+                            + ", ".join(f"{m} {paper.loc[(CIFAR100_SPLIT, m), 'mean']:.4f}" for m in methods
+                                        if (CIFAR100_SPLIT, m) in paper.index)))
+    comb = per_combination(sub)
+    for label in methods:
+        artefact = CIFAR100_TABLES[label]
+        g = comb[comb.method == label]
+        k = min(10, len(g))
+        best = g.sort_values(["mean", "classes"], ascending=[False, True]).head(k)
+        worst = g.sort_values(["mean", "classes"], ascending=[True, True]).head(k)
+        p = _paper(artefact)
+        p_best, p_worst = _pairs(p[p.list == "best"].classes), _pairs(p[p.list == "worst"].classes)
+        overlap = (f"our best {k} share {len(_pairs(best.classes) & p_best)} pairs with the paper's best 10, our "
+                   f"worst {k} {len(_pairs(worst.classes) & p_worst)} with its worst 10 ({len(g)} pairs)")
+        if label == "DeepMAD":
+            low = int((g["mean"] < 0.5).sum())
+            claims.append(Claim(artefact, "DeepMAD has no pair of normal CIFAR-100 superclasses below AUC 0.5 "
+                                          "(paper's worst (13, 15) 0.5384)", low == 0,
+                                f"pairs below 0.5: {low}; worst {worst.classes.iloc[0]} {worst['mean'].iloc[0]:.4f}; "
+                                + overlap))
+        else:
+            n10 = sum(10 in pair for pair in _pairs(best.classes))
+            claims.append(Claim(artefact, f"{label}: the best pairs of normal CIFAR-100 superclasses nearly all contain "
+                                          "superclass 10 (large natural outdoor scenes): ≥ 6 of the best 10 (paper 9)",
+                                bool(n10 >= 6), f"{n10} of our best {k} contain 10; " + overlap))
+    return claims
 
 
 def figure_claims(df: pd.DataFrame) -> list[Claim]:
@@ -517,8 +643,9 @@ def theory_claims(sim: pd.DataFrame) -> list[Claim]:
 def deviations(scale: str) -> str:
     """The one box stating how a run at ``scale`` differs from the paper's protocol."""
     if scale == "paper":
-        return ("- **Paper configuration**: CIFAR-10, Fashion-MNIST, CIFAR-100 superclasses; the paper's encoder "
-                "(App. C) and Tables 18–20; every combination. RECYCLE has no loader (obtained by hand).")
+        return ("- **Paper configuration**: CIFAR-10 (2/8, 9/1, 5/5; five methods) and the 20 CIFAR-100 superclasses "
+                "(2/18; DROCC, DeepSVDD, DeepMAD); the paper's encoder (App. C) and Tables 18–20; every combination. "
+                "RECYCLE has no loader (obtained by hand).")
     lines = [
         "Data: **Fashion-MNIST** (the paper's own dataset for Table 3) with **100 training and 100 test images per "
         "class** (the paper: all 6,000 / 1,000).",
