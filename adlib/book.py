@@ -11,6 +11,7 @@ result is an error instead of a training run (the test suite builds the book tha
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import time
@@ -193,6 +194,41 @@ def status_matrix(scale_order: tuple[str, ...] = ("paper", "cpu", "smoke")) -> p
     return pd.DataFrame(rows)
 
 
+def paper_verdict(paper: str, scale: str = "cpu", store: "ResultsStore | None" = None) -> str:
+    """One paragraph per paper, written from its stored claims at ``scale``: how many checked claims
+    held, which did not, and how many could not be checked there (Markdown; no number typed)."""
+    from adlib.paper_values import get_artefact
+    from adlib.report import load_all_claims
+    from adlib.results import ResultsStore
+
+    store = store or ResultsStore.for_scale("cpu")
+    seen: dict[tuple[str, str], dict] = {}
+    for f in load_all_claims(store, paper):
+        if f["scale"] == scale:
+            for c in f["claims"]:
+                seen.setdefault((c["artefact"], c["claim"]), c)
+    if not seen:
+        return f"**{paper}**: no claim checked at `{scale}` scale yet."
+    claims = list(seen.values())
+    held = [c for c in claims if c["held"] is True]
+    failed = [c for c in claims if c["held"] is False]
+    unchecked = [c for c in claims if c["held"] is None]
+    artefacts = sorted({c["artefact"] for c in claims})
+
+    def title(artefact_id: str) -> str:
+        try:
+            return _artefact_title(get_artefact(paper, artefact_id))
+        except (KeyError, ValueError):
+            return artefact_id
+
+    text = (f"**{paper}**: at `{scale}` scale {len(held)} of {len(held) + len(failed)} checked claims held, "
+            f"over {len(artefacts)} tables and figures")
+    text += f"; {len(unchecked)} cannot be checked at this scale." if unchecked else "."
+    if failed:
+        text += " Not held: " + "; ".join(f"{title(c['artefact'])}: {c['claim']}" for c in failed) + "."
+    return text
+
+
 def status_matrix_html(matrix: pd.DataFrame | None = None) -> str:
     """The status matrix as an HTML table whose page column links to the pages (relative to
     the front page, which sits beside the paper folders in ``book/executed``)."""
@@ -232,6 +268,12 @@ def _artefact_title(art: dict) -> str:
     for prefix, word in (("table", "Table"), ("figure", "Figure")):
         if ident.startswith(prefix) and ident[len(prefix):].isdigit():
             return f"{word} {ident[len(prefix):]}"
+    section = re.fullmatch(r"sec(\d+)_(\d+)_(\w+)", ident)
+    if section:  # an unnumbered table in a section, e.g. sec5_2_masking
+        return f"§{section[1]}.{section[2]} {section[3].replace('_', ' ')} table"
+    words = ident.split("_")
+    if words[0] == "appendix" and len(words) == 2 and len(words[1]) == 1:
+        return f"Appendix {words[1].upper()}"
     return ident.replace("_", " ").capitalize()
 
 
@@ -244,7 +286,8 @@ def paper_page(paper: str, scale: str = "cpu") -> list:
     from adlib.papers.registry import notebook_for_artefact, notebooks_for
 
     index = load_index(paper)
-    blocks: list = [Markdown(f"{index['authors']} ({index.get('venue', '')}). Key: `{paper}`.")]
+    blocks: list = [Markdown(f"{index['authors']} ({index.get('venue', '')}). Key: `{paper}`."),
+                    Markdown(paper_verdict(paper, scale))]
     nbs = notebooks_for(paper)
     if nbs:
         lines = [f"- [{nb.title}]({nb.name}.ipynb): `make reproduce PAPER={paper} "

@@ -1,0 +1,34 @@
+"""The front page's per-paper verdict is written from the stored claims, not typed."""
+
+from adlib.book import _artefact_title, paper_verdict
+from adlib.report import Claim, save_claims
+from adlib.results import ResultsStore
+
+
+def test_verdict_counts_and_lists_the_claims_that_did_not_hold(tmp_path):
+    store = ResultsStore(tmp_path)
+    save_claims(store, "ahmed2020", "holdout", "cpu", [0, 1, 2], [
+        Claim("table3", "rotation raises AP", True, "e"),
+        Claim("table3", "ODIN beats MSP", False, "e"),
+        Claim("table4", "rotation raises accuracy", None, "e"),
+    ], ["table3", "table4"])
+    save_claims(store, "ahmed2020", "masking", "cpu", [0], [Claim("sec5_2_masking", "masking keeps AP", True, "e")],
+                ["sec5_2_masking"])
+    save_claims(store, "ahmed2020", "masking", "smoke", [0], [Claim("sec5_2_masking", "other scale", False, "e")],
+                ["sec5_2_masking"])
+    text = paper_verdict("ahmed2020", "cpu", store)
+    assert "2 of 3 checked claims held" in text
+    assert "over 3 tables and figures" in text
+    assert "1 cannot be checked at this scale" in text
+    assert "Table 3: ODIN beats MSP" in text and "other scale" not in text
+    assert "rotation raises AP" not in text  # held claims are counted, not listed
+
+
+def test_verdict_without_claims_says_so(tmp_path):
+    assert "no claim checked" in paper_verdict("ahmed2020", "cpu", ResultsStore(tmp_path))
+
+
+def test_artefact_titles_for_unnumbered_tables():
+    assert _artefact_title({"id": "sec5_2_masking"}) == "§5.2 masking table"
+    assert _artefact_title({"id": "appendix_d"}) == "Appendix D"
+    assert _artefact_title({"id": "table12"}) == "Table 12"
