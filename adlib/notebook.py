@@ -79,12 +79,15 @@ def check_parameters(namespace: dict[str, Any] | None = None,
     ``scale`` and ``seeds``; ``validate`` (called
     with the parameters its signature names) adds the notebook's own checks, its ValueError
     becoming a ParameterError. In a kernel, it also makes the notebook's own clear errors show
-    without a traceback.
+    without a traceback, and applies the book's figure style (:mod:`adlib.plotting`).
     """
     if namespace is None:
         from IPython import get_ipython
 
+        from adlib.plotting import use_book_style
+
         install_short_errors()
+        use_book_style()
         namespace = get_ipython().user_ns
     history = namespace.get("In", [])
     declared, injected = declared_and_injected(history[1:])

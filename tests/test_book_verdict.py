@@ -32,3 +32,16 @@ def test_artefact_titles_for_unnumbered_tables():
     assert _artefact_title({"id": "sec5_2_masking"}) == "§5.2 masking table"
     assert _artefact_title({"id": "appendix_d"}) == "Appendix D"
     assert _artefact_title({"id": "table12"}) == "Table 12"
+
+
+def test_book_style_is_applied_to_matplotlib():
+    import matplotlib
+
+    from adlib.plotting import OKABE_ITO, use_book_style
+
+    matplotlib.rcdefaults()
+    assert matplotlib.rcParams["axes.spines.top"]
+    use_book_style()
+    assert not matplotlib.rcParams["axes.spines.top"]
+    assert matplotlib.rcParams["axes.prop_cycle"].by_key()["color"][:3] == list(OKABE_ITO[:3])
+    matplotlib.rcdefaults()
