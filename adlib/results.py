@@ -25,7 +25,7 @@ import zipfile
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -112,6 +112,16 @@ class RunRecord:
     @property
     def key(self) -> str:
         return config_hash(self.config)
+
+
+def unique_records(records: Iterable[RunRecord]) -> Iterator[RunRecord]:
+    """The records, each run once (by config hash), in order: a run listed by two pages (or two
+    artefacts sharing it) counts once in a frame."""
+    seen: set[str] = set()
+    for rec in records:
+        if rec.key not in seen:
+            seen.add(rec.key)
+            yield rec
 
 
 class CorruptResultError(ValueError):

@@ -358,6 +358,32 @@ def read_checkpoint(path: Path | str, checkpoint_key: str, spec: "TrainSpec",
     return state
 
 
+def restore_training_state(state: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer,
+                           scheduler: Any, generator: torch.Generator) -> int:
+    """Load a checkpoint's model, optimiser, scheduler and both random states (torch's global one
+    and the batch-order ``generator``); return the number of finished epochs. Resuming this way
+    continues bit-identically on the CPU."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"].cpu())
+    generator.set_state(state["generator"].cpu())
+    return int(state["epoch"])
+
+
+def save_training_state(path: Path | str, checkpoint_key: str, spec: Any, epoch: int, model: nn.Module,
+                        optimizer: torch.optim.Optimizer, scheduler: Any, generator: torch.Generator,
+                        **extra: Any) -> None:
+    """Write (atomically) the checkpoint :func:`read_checkpoint` / :func:`restore_training_state`
+    read: key, spec, finished epochs, model, optimiser, scheduler, random states and ``extra``."""
+    _atomic_torch_save({
+        "key": checkpoint_key, "spec": spec.to_dict(), "epoch": epoch,
+        "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
+        "generator": generator.get_state(), **extra,
+    }, Path(path))
+
+
 def _epoch_order(n: int, generator: torch.Generator) -> torch.Tensor:
     return torch.randperm(n, generator=generator)
 
@@ -425,14 +451,9 @@ def train_classifier(
     start_epoch = 0
     state = None if checkpoint_path is None else read_checkpoint(checkpoint_path, checkpoint_key, spec, device)
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"].cpu())
-        gen.set_state(state["generator"].cpu())
+        start_epoch = restore_training_state(state, model, optimizer, scheduler, gen)
         history.losses = list(state["losses"])
         objective.load_state_dict(state.get("objective", {}))
-        start_epoch = int(state["epoch"])
         history.resumed_from_epoch = start_epoch
     use_amp = spec.amp and device.type == "cuda"
     model.train()
@@ -473,13 +494,8 @@ def train_classifier(
         history.losses.append(running / max(count, 1))
         bar.set_postfix(loss=f"{history.losses[-1]:.4f}")
         if checkpoint_path is not None:
-            _atomic_torch_save({
-                "key": checkpoint_key, "spec": spec.to_dict(), "epoch": epoch + 1,
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
-                "generator": gen.get_state(), "losses": history.losses,
-                "objective": objective.state_dict(),
-            }, Path(checkpoint_path))
+            save_training_state(checkpoint_path, checkpoint_key, spec, epoch + 1, model, optimizer, scheduler, gen,
+                                losses=history.losses, objective=objective.state_dict())
     model.eval()
     return history
 

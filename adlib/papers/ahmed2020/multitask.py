@@ -39,7 +39,7 @@ from torch import nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from adlib.train import ImagePipeline, _atomic_torch_save, read_checkpoint
+from adlib.train import ImagePipeline, read_checkpoint, restore_training_state, save_training_state
 
 AUX_TRANSFORMS: tuple[str, ...] = ("rotation", "flip_transpose")
 AUX_BN_STATS: tuple[str, ...] = ("frozen", "shared")
@@ -287,15 +287,10 @@ def train_multitask(
     start_epoch = 0
     state = None if checkpoint_path is None else read_checkpoint(checkpoint_path, checkpoint_key, spec, device)
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"].cpu())
-        gen.set_state(state["generator"].cpu())
+        start_epoch = restore_training_state(state, model, optimizer, scheduler, gen)
         history.losses = list(state["losses"])
         history.aux_losses = list(state["aux_losses"])
         history.epoch_metrics = [dict(m) for m in state["epoch_metrics"]]
-        start_epoch = int(state["epoch"])
         history.resumed_from_epoch = start_epoch
     aux = model.aux if spec.aux_weight > 0 else None
     use_amp = spec.amp and device.type == "cuda"
@@ -335,13 +330,9 @@ def train_multitask(
             history.epoch_metrics.append({k: float(v) for k, v in evaluate(model).items()})
         bar.set_postfix(loss=f"{history.losses[-1]:.4f}")
         if checkpoint_path is not None:
-            _atomic_torch_save({
-                "key": checkpoint_key, "spec": spec.to_dict(), "epoch": epoch + 1,
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
-                "generator": gen.get_state(), "losses": history.losses, "aux_losses": history.aux_losses,
-                "epoch_metrics": history.epoch_metrics,
-            }, Path(checkpoint_path))
+            save_training_state(checkpoint_path, checkpoint_key, spec, epoch + 1, model, optimizer, scheduler, gen,
+                                losses=history.losses, aux_losses=history.aux_losses,
+                                epoch_metrics=history.epoch_metrics)
     model.eval()
     return history
 

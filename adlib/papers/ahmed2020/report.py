@@ -125,14 +125,11 @@ def runs_frame(records: Iterable[Any]) -> pd.DataFrame:
     """One row per run (a run listed by two pages counts once): benchmark, held-out member, method,
     auxiliary variant, seed, and ``MSP AP``, ``ODIN AP``, ``Accuracy``, ``MSP AUROC``,
     ``ODIN AUROC``, ``skew`` in percent (AP: the held-out class positive)."""
-    from adlib.results import config_hash
+    from adlib.results import unique_records
 
-    rows, seen = [], set()
-    for rec in records:
+    rows = []
+    for rec in unique_records(records):
         cfg, m = rec.config, rec.metrics
-        if config_hash(cfg) in seen:
-            continue
-        seen.add(config_hash(cfg))
         d = cfg["data"]
         held = d["held_out"]
         aux = cfg.get("aux") or {}

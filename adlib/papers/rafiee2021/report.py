@@ -34,15 +34,11 @@ def runs_frame(records: Iterable[RunRecord]) -> pd.DataFrame:
     """One row per (run, test pool, score): ``score`` is ``"<reading>/<variant>"`` (``sum/GF`` is the
     paper's) or ``"component/<name>"``; ``auroc`` in percent (anomalies positive). A run listed
     twice (two artefacts sharing it) counts once."""
-    from adlib.results import config_hash
+    from adlib.results import unique_records
 
     rows = []
-    seen: set[str] = set()
-    for rec in records:
+    for rec in unique_records(records):
         cfg, m = rec.config, rec.metrics
-        if config_hash(cfg) in seen:
-            continue
-        seen.add(config_hash(cfg))
         d = cfg["data"]
         base = {"dataset": d["dataset"], "scheme": d["scheme"], "cls": d["cls"],
                 "class_name": class_names(d["dataset"])[d["cls"]], "seed": cfg["seed"],
