@@ -55,8 +55,8 @@ def aux_transform(x: torch.Tensor, r: int, transforms: str = "rotation") -> torc
     """
     if transforms not in AUX_TRANSFORMS:
         raise ValueError(f"unknown auxiliary transforms {transforms!r}; valid: {', '.join(AUX_TRANSFORMS)}")
-    if r not in (0, 1, 2, 3):
-        raise ValueError(f"transform index must be 0..3, got {r!r}")
+    if isinstance(r, bool) or not isinstance(r, int) or r not in (0, 1, 2, 3):
+        raise ValueError(f"transform index must be an int 0..3, got {r!r}")
     if transforms == "rotation":
         out = torch.rot90(x, r, dims=(2, 3))
     else:
