@@ -518,3 +518,38 @@ def figure1_claims(curves: pd.DataFrame, df: pd.DataFrame) -> list[Claim]:
                                 f"Spearman ρ(accuracy, MSP AP) over {len(acc)} classes = {rho:+.2f}. Paper's "
                                 "tables: −0.07 (CIFAR-10), +0.74 (STL-10)."))
     return claims
+
+
+def plot_holdout(df: pd.DataFrame, bench: str, artefact: str, scale: str, metric: str = "MSP AP"):
+    """Per held-out class, ``metric`` without and with rotation: ours (mean over seeds, the seeds as
+    dots) beside the paper's (its Table 3 / 4, another dataset at reduced scale), the skew dashed."""
+    import matplotlib.pyplot as plt
+
+    from adlib.paper_values import load_values
+
+    paper = load_values(ex.PAPER, artefact)
+    paper = paper[(paper.metric == metric) & ~paper.held_out_class.isin(["Mean", "Average"])]
+    names = ex.benchmark(bench).class_names
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharey=False)
+    width = 0.4
+    for k, method in enumerate(("classification", "rotation")):
+        runs = _select(df[df.held_out.notna()], bench, (method,))
+        means = runs.groupby("held_out")[metric].mean()
+        x = np.arange(len(names)) + (k - 0.5) * width
+        axes[0].bar(x, [means.get(i, np.nan) for i in range(len(names))], width, label=PAPER_METHOD[method])
+        for _, r in runs.iterrows():
+            axes[0].plot(int(r.held_out) + (k - 0.5) * width, r[metric], "k.", ms=3)
+        p = paper[paper.method == PAPER_METHOD[method]]
+        axes[1].bar(np.arange(len(p)) + (k - 0.5) * width, p.value, width, yerr=p["std"], label=PAPER_METHOD[method])
+    axes[0].set_xticks(range(len(names)), names, rotation=45, ha="right")
+    axes[1].set_xticks(range(len(p)), list(p.held_out_class), rotation=45, ha="right")
+    skew_ours = float(df[df.benchmark == bench]["skew"].mean())
+    axes[0].axhline(skew_ours, ls="--", c="grey", lw=1, label="random detector (skew)")
+    axes[1].axhline(10.0, ls="--", c="grey", lw=1, label="random detector (skew)")
+    axes[0].set_title(f"ours: {ex.benchmark(bench).label} ({scale} scale; dots = seeds)")
+    axes[1].set_title(f"paper: {paper.dataset.iloc[0]} ({artefact.replace('table', 'Table ')}, ± std)")
+    for ax in axes:
+        ax.set_ylabel(f"{metric} (%), held-out class positive")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
