@@ -227,9 +227,9 @@ def averages_frame(df: pd.DataFrame, scale: str, pairs: Sequence[tuple[str, str,
                     continue
                 rows.append({"benchmark (paper → ours)": label, "method": PAPER_METHOD[method], "metric": metric,
                              "paper": paper_average(artefact, PAPER_METHOD[method], metric),
-                             f"ours ({scale})": _pm(ours), "ours, mean": float(ours.mean()),
-                             "random AP (skew)": float(df[df.benchmark == bench]["skew"].mean())
-                             if metric != "Accuracy" else np.nan})
+                             f"ours ({scale})": _pm(ours),
+                             "random AP (skew)": f"{float(df[df.benchmark == bench]['skew'].mean()):.2f}"
+                             if metric != "Accuracy" else ""})
     return pd.DataFrame(rows)
 
 
