@@ -233,3 +233,32 @@ class ResultsStore:
             except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
                 raise CorruptResultError(path, f"not a readable result file ({type(err).__name__}: {err})") from None
         return out
+
+
+def compute_cost_frame(store: "ResultsStore | None" = None, scale: str = "cpu", workers: int = 2):
+    """What the stored results of ``scale`` cost to compute, per paper, from their provenance: runs,
+    the sum of the runs' wall times (one worker process of one thread each, so an upper bound when
+    the machine was shared) in minutes, and that sum divided by ``workers`` (a sweep's wall time
+    on that many cores, ignoring stragglers)."""
+    import pandas as pd
+
+    root = (store.root if store is not None else REPO_ROOT / "results")
+    rows: dict[str, list[float]] = {}
+    for path in sorted(root.glob("*/*/*.json")):
+        if path.parent.name == "claims":
+            continue
+        payload = json.loads(path.read_text())
+        if payload["config"].get("scale") != scale:
+            continue
+        paper = path.parent.parent.name
+        runs, seconds = rows.get(paper, [0, 0.0])
+        rows[paper] = [runs + 1, seconds + float(payload["provenance"]["wall_time_s"])]
+    frame = pd.DataFrame([{"paper": p, "runs": int(n), "compute (min, one worker)": round(s / 60, 1),
+                           f"wall on {workers} workers (min)": round(s / 60 / workers, 1)}
+                          for p, (n, s) in rows.items()])
+    if not frame.empty:
+        total = {"paper": "all", "runs": int(frame.runs.sum()),
+                 "compute (min, one worker)": round(frame["compute (min, one worker)"].sum(), 1),
+                 f"wall on {workers} workers (min)": round(frame[f"wall on {workers} workers (min)"].sum(), 1)}
+        frame = pd.concat([frame, pd.DataFrame([total])], ignore_index=True)
+    return frame

@@ -45,3 +45,16 @@ def test_book_style_is_applied_to_matplotlib():
     assert not matplotlib.rcParams["axes.spines.top"]
     assert matplotlib.rcParams["axes.prop_cycle"].by_key()["color"][:3] == list(OKABE_ITO[:3])
     matplotlib.rcdefaults()
+
+
+def test_cost_frame_sums_the_wall_times_of_the_stored_runs(tmp_path):
+    from adlib.results import RunRecord, compute_cost_frame
+
+    store = ResultsStore(tmp_path)
+    for seed, seconds, scale in ((0, 60.0, "cpu"), (1, 120.0, "cpu"), (2, 999.0, "smoke")):
+        cfg = {"paper": "ahmed2020", "experiment": "holdout", "seed": seed, "threads": 1, "scale": scale}
+        store.put(RunRecord(cfg, {"ap": 0.5}, {"wall_time_s": seconds, "torch_threads": 1}))
+    frame = compute_cost_frame(store, "cpu", workers=2).set_index("paper")
+    assert frame.loc["ahmed2020", "runs"] == 2
+    assert frame.loc["ahmed2020", "compute (min, one worker)"] == 3.0
+    assert frame.loc["all", "wall on 2 workers (min)"] == 1.5
