@@ -362,7 +362,7 @@ def run(cfg: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     from adlib.detectors import ODIN, MaxSoftmax
     from adlib.metrics import auroc, average_precision
     from adlib.papers.ahmed2020.multitask import MultiTaskSpec, train_multitask
-    from adlib.train import checkpoint_dir, predict_logits, progress_enabled, resolve_device, seed_everything
+    from adlib.train import accuracy, checkpoint_dir, predict_logits, progress_enabled, resolve_device, seed_everything
 
     device = resolve_device(cfg["device"])
     seed = cfg["seed"]
@@ -379,7 +379,7 @@ def run(cfg: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 
     def evaluate(m) -> dict[str, float]:
         logits = predict_logits(m, data.test_x, pipeline, device=device)
-        out = {"test_accuracy": float((logits[normal].argmax(1) == data.test_y[normal]).float().mean()),
+        out = {"test_accuracy": accuracy(logits[normal], data.test_y[normal]),
                "test_cost": float(torch.nn.functional.cross_entropy(logits[normal], data.test_y[normal]))}
         if held:
             out["ap_msp"] = average_precision(MaxSoftmax().score_outputs(logits).numpy(), data.test_is_anomaly)
@@ -394,7 +394,7 @@ def run(cfg: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                               evaluate=evaluate if cfg["curves"] else None)
     logits = predict_logits(model, data.test_x, pipeline, device=device)
     metrics: dict[str, Any] = {
-        "accuracy": float((logits[normal].argmax(1) == data.test_y[normal]).float().mean()),
+        "accuracy": accuracy(logits[normal], data.test_y[normal]),
         "n_train": int(len(data.train_x)), "n_test_normal": int(normal.sum()),
         "n_test_anomalous": int(data.test_is_anomaly.sum()),
         "final_loss": history.losses[-1],

@@ -101,10 +101,10 @@ class RotationTask(AuxiliaryTask):
             xs = torch.cat([aux_transform(x, r, self.transforms) for r in range(4)])
             targets = torch.arange(4, device=x.device).repeat_interleave(len(x))
             return xs, targets
-        r = torch.randint(0, 4, (len(x),), generator=generator).to(x.device)
-        xs = torch.empty_like(x) if x.shape[2] == x.shape[3] else None
-        if xs is None:
+        if x.shape[2] != x.shape[3]:
             raise ValueError("rotations_per_image=1 needs square images")
+        r = torch.randint(0, 4, (len(x),), generator=generator).to(x.device)
+        xs = torch.empty_like(x)
         for k in range(4):
             sel = r == k
             if sel.any():
