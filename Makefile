@@ -42,7 +42,7 @@ data: venv
 	$(PY) -m adlib.data fetch fashion_mnist
 
 book: venv data
-	$(PY) -m adlib.book build
+	$(PY) -m adlib.book build $(if $(FORCE),--force)
 
 test: test-unit test-notebooks test-book test-browser
 

@@ -77,7 +77,12 @@ def execute_notebook(source: Path, output: Path, parameters: dict[str, Any], tit
 
 
 def execute_book(scale: str = "cpu", force: bool = False, executed_dir: Path = EXECUTED_DIR) -> pd.DataFrame:
-    """Execute every page; returns (and prints) a per-notebook time table."""
+    """Execute every page; returns (and prints) a per-notebook time table. ``force`` re-computes
+    every stored result once (one forced session: a run shared by several pages trains once)."""
+    if force:
+        from adlib.sweep import force_session_start
+
+        force_session_start()
     rows = []
     for page in book_pages(executed_dir):
         params = dict(page.parameters, scale=scale)

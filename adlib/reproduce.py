@@ -86,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: WORKERS must be a positive integer, got {args.workers}", file=sys.stderr)
             return 2
         os.environ["ADLIB_SCHEDULER"] = f"local:{args.workers}"  # inherited by the notebook kernels
+    if params["force"]:
+        from adlib.sweep import force_session_start
+
+        force_session_start()  # a run shared by the selected notebooks is re-computed once
     from adlib.book import execute_notebook
 
     out_dir = args.output_dir or (REPO_ROOT / ("book/executed" if args.scale == "cpu" else f"build/reproduce/{args.scale}"))

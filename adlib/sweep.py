@@ -5,6 +5,13 @@ and a *runner*: an importable function ``"package.module:function"`` mapping the
 ``(metrics, arrays)``. Runs already in the store are reused unless ``force=True``; a stored
 file that is corrupt or holds another config is moved aside and its run re-done.
 
+Within a *forced session* ``force`` re-runs each run once, not once per call: ``make book FORCE=1``
+and ``make reproduce`` call :func:`force_session_start`, which sets ``$ADLIB_FORCE_SINCE`` (a UTC
+time stamp) for the notebook kernels they start, and a run stored since then is reused. So a model
+that serves several pages (hendrycks2019 Tables 1, 7, 10; rafiee2021 Tables 1, 3, 4; ahmed2020
+Tables 3, 4 and Figure 1) is trained once even when every page is forced. Outside a session
+``force`` re-runs every config.
+
 Where the missing runs execute (the *backend*; notebooks never change, the environment does):
 
 * default: this machine, in up to ``workers`` separate processes with ``threads`` torch threads
@@ -40,6 +47,26 @@ from adlib.results import CorruptResultError, ResultsStore, RunRecord, canonical
 
 RunOutput = tuple[dict[str, Any], dict[str, np.ndarray]]
 ENV_SCHEDULER = "ADLIB_SCHEDULER"
+ENV_FORCE_SINCE = "ADLIB_FORCE_SINCE"
+
+
+def force_session_start() -> str:
+    """Begin a forced re-computation for this process and the processes it starts (or join the one
+    already begun): returns ``$ADLIB_FORCE_SINCE``, setting it to the current UTC second if unset.
+    Records created at or after it count as re-computed in this session."""
+    return os.environ.setdefault(ENV_FORCE_SINCE, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+
+
+def _stored_since(store: ResultsStore, cfg: Mapping[str, Any], since: str) -> RunRecord | None:
+    """The stored record of ``cfg`` if it was created at or after ``since`` (an ISO UTC stamp), else
+    None (also for a corrupt file, which the re-run overwrites)."""
+    try:
+        record = store.get(cfg)
+    except CorruptResultError:
+        return None
+    if record is None or str(record.provenance.get("created", "")) < since:
+        return None
+    return record
 
 
 def resolve_runner(runner: str) -> Callable[[dict[str, Any]], RunOutput]:
@@ -190,7 +217,8 @@ def run_sweep(
     scheduler: str | None = None,
     check: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> list[RunRecord]:
-    """Return one record per config (in order), running only those not yet stored (or all if ``force``).
+    """Return one record per config (in order), running only those not yet stored (with ``force``:
+    those not re-computed in this forced session, see the module docstring).
 
     ``check`` is called with the first config that must run, before anything runs: a paper's
     data check fails there with the command that downloads what is missing.
@@ -204,11 +232,14 @@ def run_sweep(
     for cfg in configs:
         unique.setdefault(config_hash(cfg), cfg)
     stored_only = os.environ.get("ADLIB_STORED_ONLY") == "1"
+    since = os.environ.get(ENV_FORCE_SINCE) if force else None
     done: dict[str, RunRecord] = {}
     todo: list[Mapping[str, Any]] = []
     for key, cfg in unique.items():
         record = None
-        if not force:
+        if since:
+            record = _stored_since(store, cfg, since)
+        elif not force:
             try:
                 record = store.get(cfg)
             except CorruptResultError as err:
@@ -282,7 +313,8 @@ def sweep_threads(device: str) -> int:
 class PaperRunner:
     """A paper's ``run_configs(configs, scale, *, force, workers, progress, store)``: :func:`run_sweep`
     with the paper's runner and data check on the results store of ``scale`` (or ``store``), one
-    record per config, running only the configs not yet stored (all with ``force``)."""
+    record per config, running only the configs not yet stored (with ``force``: all, or those not yet
+    re-computed in the forced session)."""
 
     def __init__(self, runner: str, *, check: Callable[[Mapping[str, Any]], None] | None = None,
                  desc: str = "runs") -> None:

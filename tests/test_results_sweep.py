@@ -71,6 +71,30 @@ def test_sweep_runs_missing_reuses_stored_and_forces(tmp_path):
         run_sweep(cfgs, "sweep_toy:fail", store=store, force=True, workers=1, progress=False)
 
 
+def test_a_forced_session_runs_each_config_once_across_calls(tmp_path, monkeypatch):
+    """``make book FORCE=1``: every page is forced, but a run two pages share trains once."""
+    import time
+
+    from adlib.sweep import ENV_FORCE_SINCE, force_session_start
+
+    store, log = ResultsStore(tmp_path / "store"), tmp_path / "log"
+    cfgs = [_cfg(s, log=str(log)) for s in (0, 1)]
+    run_sweep(cfgs, "sweep_toy:logged", store=store, workers=1, progress=False)  # stored before the session
+    time.sleep(1.1)  # the session's stamp is a later second than those records
+    monkeypatch.delenv(ENV_FORCE_SINCE, raising=False)
+    since = force_session_start()
+    assert force_session_start() == since  # joining, not restarting
+    page_a = run_sweep(cfgs, "sweep_toy:logged", store=store, force=True, workers=1, progress=False)
+    page_b = run_sweep(cfgs + [_cfg(2, log=str(log))], "sweep_toy:logged", store=store, force=True,
+                       workers=1, progress=False)
+    assert log.read_text().split() == ["0", "1", "0", "1", "2"]  # re-run once in the session, then reused
+    assert [r.provenance["created"] for r in page_b[:2]] == [r.provenance["created"] for r in page_a]
+    assert all(r.provenance["created"] >= since for r in page_b)
+    monkeypatch.delenv(ENV_FORCE_SINCE)
+    run_sweep(cfgs, "sweep_toy:logged", store=store, force=True, workers=1, progress=False)
+    assert log.read_text().split()[-2:] == ["0", "1"]  # outside a session, force re-runs everything
+
+
 def test_check_sees_the_first_config_to_run_before_anything_runs(tmp_path):
     store = ResultsStore(tmp_path)
     seen = []
