@@ -262,6 +262,41 @@ def test_paper_scale_rows_stand_beside_the_papers_values():
     assert "CIFAR-10" in br.claims(df)[2].evidence
 
 
+def _paper_ap(method):
+    from adlib.paper_values import load_values
+
+    paper = load_values(ad.PAPER, ad.ARTEFACT)
+    return paper[paper.method == method].set_index("ood_dataset").value
+
+
+def test_plot_ap_draws_the_papers_appendix_d_values():
+    import matplotlib
+
+    matplotlib.use("agg")
+    gmm, edge = _paper_ap("pixel-level 3-component GMM"), _paper_ap("edge-map energy threshold (text)")
+    # cpu scale: our analogue sets on the left, the paper's CIFAR-10 values in their own labelled panel
+    cpu = {m: {s: 0.5 for s in ad.CPU_OOD_SETS} for m in ("gmm", "edge")}
+    fig = br.plot_ap(br.runs_frame(_fake_records("cpu", cpu, {0: 0.1})))
+    ours, side = fig.axes
+    assert len(ours.patches) == 2 * (len(ad.CPU_OOD_SETS) + 1)
+    assert not any("paper" in (line.get_label() or "") for line in ours.lines)  # nothing of the paper on ours
+    assert side.get_title().startswith("paper (Appendix D, CIFAR-10)")
+    sets = [t.get_text() for t in side.get_xticklabels()]
+    assert sets == list(ad.PAPER_OOD_SETS.values())
+    heights = np.array([p.get_height() for p in side.patches])
+    np.testing.assert_allclose(heights[:5], gmm.reindex(sets).to_numpy())
+    np.testing.assert_allclose(heights[5:], edge.reindex(sets).to_numpy())  # NaN except LSUN
+    # paper scale: the same sets, so the paper's values are markers on our bars
+    ap = {m: {s: 0.5 for s in ad.PAPER_OOD_SETS} for m in ("gmm", "edge")}
+    fig = br.plot_ap(br.runs_frame(_fake_records("paper", ap, {0: 0.1})))
+    assert len(fig.axes) == 1
+    marks = {line.get_label(): line.get_ydata() for line in fig.axes[0].lines if "paper" in line.get_label()}
+    assert set(marks) == {"paper GMM (Appendix D, CIFAR-10)", "paper edge (Appendix D, CIFAR-10)"}
+    expected = [gmm.get(ad.PAPER_OOD_SETS[s], np.nan) for s in ad.PAPER_OOD_SETS] + [np.nan]
+    np.testing.assert_allclose(marks["paper GMM (Appendix D, CIFAR-10)"], expected)
+    assert marks["paper edge (Appendix D, CIFAR-10)"][2] == pytest.approx(87.5)
+
+
 # ---------------------------------------------------------------------------------------------
 # paper-scale data
 

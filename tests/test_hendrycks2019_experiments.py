@@ -1,8 +1,10 @@
 """Configs of the hendrycks2019 vision experiments: every scale names only data this project can
-load (a loader, a generator or a manifest), and bad arguments are errors naming the valid ones."""
+load (a loader, a generator or a manifest), and bad arguments are errors naming the valid ones;
+the report's figures draw the paper's values, labelled as the paper's."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from adlib.data import images as im
@@ -54,3 +56,97 @@ def test_bad_arguments_name_the_valid_ones():
         ex.run_config("cpu", "baseline", 0, in_dataset="cifar10")
     with pytest.raises(ValueError, match="cpu"):
         ex.run_config("laptop", "baseline", 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# figures: the paper's values are drawn, and labelled as the paper's
+
+
+def _summary(in_dataset, sets, seeds=(0, 1)):
+    """A summary_long-shaped frame: MSP 60/40 (FPR95/AUROC) for the baseline, 20/90 for +OE."""
+    import pandas as pd
+
+    level = {("baseline", "FPR95"): 60.0, ("baseline", "AUROC"): 40.0, ("oe_tune", "FPR95"): 20.0,
+             ("oe_tune", "AUROC"): 90.0, ("baseline", "AUPR"): 30.0, ("oe_tune", "AUPR"): 70.0}
+    rows = [(m, s, "msp", o, k, v + seed) for (m, k), v in level.items() for s, seed in enumerate(seeds)
+            for o in [*sets, "Mean"]]
+    df = pd.DataFrame(rows, columns=["method", "seed", "detector", "ood_set", "metric", "value"])
+    df.attrs.update(in_dataset=in_dataset, ood_order=list(sets))
+    return df
+
+
+def _paper_cells(artefact, metric, method, **where):
+    from adlib.paper_values import load_values
+
+    p = load_values("hendrycks2019", artefact)
+    p = p[(p.metric == metric) & (p.method == method)]
+    for col, val in where.items():
+        p = p[p[col] == val]
+    return p
+
+
+@pytest.mark.parametrize("artefact", ["table1", "table9"])
+def test_plot_per_set_shows_the_papers_table_in_its_own_panel(artefact):
+    import matplotlib
+
+    matplotlib.use("agg")
+    from adlib.papers.hendrycks2019 import report as oe
+
+    sets = ["fmnist_footwear", "sklearn_digits", "gaussian"]
+    fig = oe.plot_per_set(_summary("fashion_mnist", sets), "cpu", artefact=artefact)
+    (paper_fpr, ours_fpr), (paper_auc, ours_auc) = np.reshape(fig.axes, (2, 2))
+    no = artefact.removeprefix("table")
+    for ax_p, ax_o, metric in ((paper_fpr, ours_fpr, "FPR95"), (paper_auc, ours_auc, "AUROC")):
+        assert ax_p.get_title().startswith(f"paper (Table {no}, its D_in)")
+        d_ins = [t.get_text() for t in ax_p.get_xticklabels()]
+        assert d_ins == list(dict.fromkeys(_paper_cells(artefact, metric, "MSP").d_in))
+        assert d_ins[:4] == ["SVHN", "CIFAR-10", "CIFAR-100", "Tiny ImageNet"]
+        n = len(d_ins)
+        heights = np.array([p.get_height() for p in ax_p.patches])
+        assert len(heights) == 2 * n
+        for i, label in enumerate(("MSP", "+OE")):
+            expected = _paper_cells(artefact, metric, label).set_index("d_in").value.reindex(d_ins).to_numpy()
+            np.testing.assert_allclose(heights[n * i:n * (i + 1)], expected)
+        # our D_in is not the paper's: nothing of the paper on our axes
+        assert not [line for line in ax_o.lines if "paper" in line.get_label()]
+        assert "ours" in ax_o.get_title()
+
+
+def test_plot_per_set_marks_table7_cells_on_our_bars_at_paper_scale():
+    import matplotlib
+
+    matplotlib.use("agg")
+    from adlib.papers.hendrycks2019 import report as oe
+
+    sets = ["gaussian", "textures", "svhn", "places365"]
+    fig = oe.plot_per_set(_summary("cifar10", sets), "paper")
+    ours_auc = fig.axes[3]
+    marks = {line.get_label(): line.get_ydata() for line in ours_auc.lines if "paper" in line.get_label()}
+    assert set(marks) == {"paper MSP (Table 7, CIFAR-10)", "paper +OE (Table 7, CIFAR-10)"}
+    for label in ("MSP", "+OE"):
+        cells = _paper_cells("table7", "AUROC", label, d_in="CIFAR-10").set_index("d_out").value
+        expected = cells.reindex(["Gaussian", "Textures", "SVHN", "Places365", "Mean"]).to_numpy()
+        np.testing.assert_allclose(marks[f"paper {label} (Table 7, CIFAR-10)"], expected)
+
+
+def test_roc_panels_carry_the_papers_auroc_of_the_panel_they_stand_in_for():
+    import matplotlib
+
+    matplotlib.use("agg")
+    from adlib.papers.hendrycks2019 import report as oe
+    from adlib.results import RunRecord
+
+    rng = np.random.default_rng(0)
+    sets = ["fmnist_footwear", "sklearn_digits", "blobs", "gaussian"]
+    records = {(m, 0): RunRecord({}, {}, {}, {"msp__in": rng.normal(size=50),
+                                             **{f"msp__{s}": rng.normal(1, size=20) for s in sets}})
+               for m in ("baseline", "oe_tune")}
+    fig = oe.plot_roc_panels(records, sets, seed=0, scale="cpu")
+    for ax, paper_set in zip(fig.axes, oe.ROC_PANEL_ANALOGS):
+        texts = [t.get_text() for t in ax.texts if t.get_gid() == "paper"]
+        assert len(texts) == 1 and f"Tiny ImageNet vs {paper_set}" in texts[0]
+        for label, shown in (("MSP", "Baseline"), ("+OE", "+OE")):
+            value = _paper_cells("figure4", "AUROC", label, d_out=paper_set).value.iloc[0]
+            assert f"{shown} {value:.1f}" in texts[0]
+    one = oe.plot_roc_panels(records, sets[:1], seed=0, scale="cpu")
+    assert "paper (Figure 1 / Table 7" in [t.get_text() for t in one.axes[0].texts][0]

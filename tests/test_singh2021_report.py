@@ -165,3 +165,46 @@ def test_figure8_configs_share_the_sweeps_128_run_and_claims_follow_the_numbers(
     assert sr.figure8_claims(frame(0.02))[0].held is True
     (claim,) = sr.figure8_claims(frame(0.05))
     assert claim.held is False and "64: -0.0500" in claim.evidence
+
+
+@pytest.mark.parametrize("split, artefacts", [("2/8", ("table5", "table6", "table7", "table8", "table9")),
+                                              ("5/5", ("figure4",))])
+def test_plot_combinations_shows_the_papers_best_and_worst_combinations(split, artefacts):
+    import matplotlib
+
+    matplotlib.use("agg")
+    from adlib.paper_values import get_artefact, load_values
+
+    fig = sr.plot_combinations(_frame(PAPER_LIKE, splits=(split,)), split)
+    ours, side = fig.axes
+    assert side.get_title().startswith("paper (") and "CIFAR-10" in side.get_title()
+    assert not any("paper" in (c.get_label() or "") for c in ours.collections)  # Fashion-MNIST: kept apart
+    frames = []
+    for a in artefacts:
+        p = load_values("singh2021", a)
+        renamed = get_artefact("singh2021", a).get("identity", {}).get("table2_method")
+        frames.append(p.assign(method=renamed) if renamed else p)
+    paper = pd.concat(frames)
+    drawn = {c.get_gid(): np.sort(c.get_offsets()[:, 1]) for c in side.collections if c.get_gid()}
+    assert len(drawn) == 2 * len(sr.METHOD_ORDER)
+    for method in sr.METHOD_ORDER:
+        for lst in ("best", "worst"):
+            expected = np.sort(paper[(paper.method == method) & (paper.list == lst)].value.to_numpy(dtype=float))
+            assert len(expected) == 10
+            np.testing.assert_allclose(drawn[f"paper {method} {lst}"], expected)
+
+
+def test_plot_combinations_marks_the_papers_cells_on_cifar10_runs_and_nothing_for_9_1():
+    import matplotlib
+
+    matplotlib.use("agg")
+    df = _frame(PAPER_LIKE, splits=("2/8",), n_combos=45).assign(dataset="cifar10", scale="paper")
+    fig = sr.plot_combinations(df, "2/8")
+    ours = fig.axes[0]
+    marks = {c.get_label(): c for c in ours.collections if c.get_label().startswith("paper DeepMAD")}
+    assert list(marks) == ["paper DeepMAD (Tables 5–9, CIFAR-10)"]
+    best = sr.paper_best_worst("2/8").query("method == 'DeepMAD' and classes == '(6, 8)'").value.iloc[0]
+    assert best == pytest.approx(0.7654) and best in marks["paper DeepMAD (Tables 5–9, CIFAR-10)"].get_offsets()[:, 1]
+    assert len(marks["paper DeepMAD (Tables 5–9, CIFAR-10)"].get_offsets()) == 20
+    fig = sr.plot_combinations(_frame(PAPER_LIKE, splits=("9/1",)), "9/1")
+    assert len(fig.axes) == 1 and sr.paper_best_worst("9/1").empty

@@ -154,8 +154,16 @@ def semantic_seed_means(df: pd.DataFrame, method: str = "gmm") -> pd.Series:
 
 def plot_ap(df: pd.DataFrame, ax=None):
     """Bar chart: AP per OOD set for both detectors (mean over seeds, black dots = single seeds),
-    with each set's skew (a random detector's AP) as a dashed line, and the semantic hold-out mean."""
+    with each set's skew (a random detector's AP) as a dashed line, and the semantic hold-out mean.
+
+    The paper's Appendix D AP (CIFAR-10 in-distribution; GMM on five sets, the edge score on LSUN
+    from the text) is drawn too: at ``paper`` scale as diamonds on our bars of the same sets; at
+    ``smoke``/``cpu`` scale (Fashion-MNIST analogues, other sets) in a separate right-hand panel
+    labelled "paper (Appendix D, CIFAR-10)" (only when ``ax`` is not given: a caller's single axes
+    gets our bars alone)."""
     import matplotlib.pyplot as plt
+
+    from adlib.paper_values import load_values
 
     shift = _shift(df)
     sets = _sets_in_order(df)
@@ -165,10 +173,20 @@ def plot_ap(df: pd.DataFrame, ax=None):
     if len(hold):
         labels.append("semantic hold-out\n(mean over classes)")
         groups.append(("holdout", None))
-    if ax is None:
+    scale = df.scale.iloc[0]
+    paper = load_values(PAPER, ARTEFACT)
+    paper_sets = list(dict.fromkeys(paper.ood_dataset))
+    ax_p = None
+    if ax is None and scale == "paper":
         fig, ax = plt.subplots(figsize=(10, 4.2))
+    elif ax is None:
+        fig, (ax, ax_p) = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True,
+                                       gridspec_kw={"width_ratios": [len(groups) + 1, len(paper_sets) + 1]})
     x = np.arange(len(groups))
     width = 0.38
+    colors = ("tab:blue", "tab:orange")
+    paper_methods = {"gmm": "pixel-level 3-component GMM", "edge": "edge-map energy threshold (text)"}
+    short = {"gmm": "GMM", "edge": "edge"}
     for j, method in enumerate(("gmm", "edge")):
         means, dots = [], []
         for s, sub in groups:
@@ -177,18 +195,31 @@ def plot_ap(df: pd.DataFrame, ax=None):
             means.append(vals.mean())
             dots.append(vals)
         pos = x + (j - 0.5) * width
-        ax.bar(pos, means, width, label=METHOD_LABELS[method], color=("tab:blue", "tab:orange")[j])
+        ax.bar(pos, means, width, label=METHOD_LABELS[method], color=colors[j])
         for p, v in zip(pos, dots):
             ax.scatter(np.full(len(v), p), v, s=8, color="black", zorder=3)
+        cells = paper[paper.method == paper_methods[method]].set_index("ood_dataset").value
+        if scale == "paper":  # the same sets: the paper's AP as markers on our bars
+            mine = [cells.get(PAPER_OOD_SETS.get(s, ""), np.nan) for s, _ in groups]
+            if np.isfinite(mine).any():
+                ax.plot(pos, mine, "D", ls="none", ms=7, mfc=colors[j], mec="black", zorder=4,
+                        label=f"paper {short[method]} (Appendix D, CIFAR-10)")
+        if ax_p is not None:
+            ax_p.bar(np.arange(len(paper_sets)) + (j - 0.5) * width, cells.reindex(paper_sets).to_numpy(dtype=float),
+                     width, color=colors[j], label=f"paper {short[method]}")
     for i, (s, sub) in enumerate(groups):
         skew = hold['skew'].mean() if s == "holdout" else sub['skew'].iloc[0]
         ax.hlines(skew, i - 0.45, i + 0.45, colors="gray", linestyles="dashed", label="skew (random AP)" if i == 0 else None)
     ax.set_xticks(x, labels, rotation=20, ha="right", fontsize=8)
     ax.set_ylabel("AP (%), OOD positive")
     ax.set_ylim(0, 105)
-    scale = df.scale.iloc[0]
-    ax.set_title(f"Appendix D {'(paper setting)' if scale == 'paper' else f'analogue, {scale} scale (not the paper’s sets)'}")
+    setting = "(paper setting), ours" if scale == "paper" else f"analogue, {scale} scale (not the paper’s sets)"
+    ax.set_title(f"Appendix D {setting}")
     ax.legend(fontsize=8, loc="upper right")
+    if ax_p is not None:
+        ax_p.set_xticks(np.arange(len(paper_sets)), paper_sets, rotation=20, ha="right", fontsize=8)
+        ax_p.set_title("paper (Appendix D, CIFAR-10)\nsingle run; edge: LSUN only (text)", fontsize=9)
+        ax_p.legend(fontsize=7, loc="lower right")
     ax.figure.tight_layout()
     return ax.figure
 

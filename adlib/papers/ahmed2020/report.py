@@ -474,7 +474,10 @@ def curves_frame(records: Iterable[Any]) -> pd.DataFrame:
 
 def plot_curves(curves: pd.DataFrame, scale: str):
     """Figure 1's layout: a row per benchmark, panels cost / accuracy / MSP AP against epoch, a
-    curve per held-out class."""
+    curve per held-out class.
+
+    No paper values: the paper gives this figure only as a plot (training curves; no numbers
+    printed), so nothing of the paper is overlaid."""
     import matplotlib.pyplot as plt
 
     benches = list(dict.fromkeys(curves.benchmark))

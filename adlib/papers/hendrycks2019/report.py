@@ -201,9 +201,19 @@ def roc_curve_data(record: RunRecord, detector: str, ood_set: str) -> tuple[np.n
 
 def plot_roc_panels(records: dict[tuple[str, int], RunRecord], ood_sets: Sequence[str], seed: int,
                     scale: str, detector: str = "msp"):
-    """Figure 1 / Figure 4 analog: one panel per OOD set, baseline vs +OE, random diagonal."""
+    """Figure 1 / Figure 4 analog: one panel per OOD set, baseline vs +OE, random diagonal.
+
+    The paper's figures print no numbers; its Table 7 gives the AUROC of each of its panels
+    (stored as ``figure1`` / ``figure4``). Those are another D_in / D_out pair than ours, so they
+    are written in a labelled box on the panel whose analog it is (:data:`ROC_PANEL_ANALOGS`),
+    "paper (Figure N / Table 7, <D_in> vs <D_out>)", not drawn as curves or points."""
     import matplotlib.pyplot as plt
 
+    from adlib.paper_values import load_values
+
+    artefact = "figure1" if len(ood_sets) == 1 else "figure4"
+    paper = load_values("hendrycks2019", artefact)
+    analog_of = {ours: theirs for theirs, ours in ROC_PANEL_ANALOGS.items()}
     fig, axes = plt.subplots(1, len(ood_sets), figsize=(4.2 * len(ood_sets), 4.2), squeeze=False)
     for ax, ood_set in zip(axes[0], ood_sets):
         for method, color in (("oe_tune", "tab:blue"), ("baseline", "salmon")):
@@ -215,6 +225,14 @@ def plot_roc_panels(records: dict[tuple[str, int], RunRecord], ood_sets: Sequenc
                title=f"{OOD_SET_LABELS.get(ood_set, ood_set)} ROC Curve")
         ax.set_xticks(np.linspace(0, 1, 6))
         ax.legend(loc="lower right", fontsize=8)
+        cells = paper[(paper.d_out == analog_of.get(ood_set)) & (paper.metric == "AUROC")]
+        if len(cells):
+            auc = cells.set_index("method").value
+            ax.text(0.97, 0.30, f"paper ({artefact.replace('figure', 'Figure ')} / Table 7,\n"
+                                f"{cells.d_in.iloc[0]} vs {cells.d_out.iloc[0]}):\n"
+                                f"AUROC Baseline {auc['MSP']:.1f}, +OE {auc['+OE']:.1f}",
+                    transform=ax.transAxes, ha="right", va="bottom", fontsize=7, gid="paper",
+                    bbox={"boxstyle": "round", "fc": "white", "ec": "0.6"})
     fig.suptitle(f"D_in: Fashion-MNIST apparel — {scale} scale, seed {seed}", fontsize=10)
     fig.tight_layout()
     return fig
@@ -249,27 +267,70 @@ def appendix_c_claims(summary: pd.DataFrame) -> list[Claim]:
     ]
 
 
-def plot_per_set(summary: pd.DataFrame, scale: str, detector: str = "msp"):
-    """FPR95 and AUROC per test-OOD set, MSP vs +OE, seed means with ±1 std error bars."""
+def plot_per_set(summary: pd.DataFrame, scale: str, detector: str = "msp", artefact: str = "table1"):
+    """FPR95 and AUROC per test-OOD set, MSP vs +OE, seed means with ±1 std error bars, beside the
+    paper's values.
+
+    One row per metric. Left panel: the paper's ``artefact`` (Table 1, or Table 9 for the
+    All-Convolutional Network), MSP vs +OE on each of its D_in, each bar the mean over that D_in's
+    test-OOD sets, labelled "paper (Table N, its D_in)": a different dataset from ours at the reduced
+    scales, so a separate panel. Right panel: ours. Where our D_in is one of the paper's (paper scale)
+    and the score is MSP, the paper's values for the same D_in are also drawn as markers on our bars:
+    Table 7's per-set cells (Table 1) on the test-OOD sets both share, or the artefact's mean (Table 9)
+    on "Mean".
+    """
     import matplotlib.pyplot as plt
 
+    from adlib.paper_values import load_values
+
+    paper = load_values("hendrycks2019", artefact)
+    table_no = artefact.removeprefix("table")
+    d_ins = list(dict.fromkeys(paper.d_in))
+    ours_din = IN_DATASET_LABELS.get(summary.attrs.get("in_dataset", ""), "")
+    if artefact == "table1":
+        per_set = load_values("hendrycks2019", "table7")
+        per_set, per_set_no = per_set[per_set.d_in == ours_din], "7"
+    else:
+        per_set = paper[paper.d_in == ours_din].assign(d_out="Mean")
+        per_set_no = table_no
     sub = summary[(summary.detector == detector) & summary.method.isin(["baseline", "oe_tune"])]
     sets = [*summary.attrs["ood_order"], "Mean"]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    set_labels = [OOD_SET_LABELS.get(s, s).split(" (")[0] for s in sets]
+    fig, axes = plt.subplots(2, 2, figsize=(8.0, 7.0), sharey="row",
+                             gridspec_kw={"width_ratios": [len(d_ins) + 1, len(sets) + 1]})
     width = 0.38
-    for ax, metric in zip(axes, ("FPR95", "AUROC")):
-        for i, (method, color) in enumerate((("baseline", "salmon"), ("oe_tune", "tab:blue"))):
+    colors = {"baseline": "salmon", "oe_tune": "tab:blue"}
+    paper_labels = {"baseline": "MSP", "oe_tune": "+OE"}
+    for (ax_p, ax_o), metric in zip(axes, ("FPR95", "AUROC")):
+        arrow = " ↓" if metric == "FPR95" else " ↑"
+        for i, method in enumerate(("baseline", "oe_tune")):
+            label = paper_labels[method]
+            cells = paper[(paper.metric == metric) & (paper.method == label)].set_index("d_in").value
+            ax_p.bar(np.arange(len(d_ins)) + (i - 0.5) * width, cells.reindex(d_ins), width, color=colors[method],
+                     label=f"paper {label} (Table {table_no})", gid=f"paper-{metric}-{label}")
             vals = sub[(sub.metric == metric) & (sub.method == method)].groupby("ood_set", sort=False).value
             mean, std = vals.mean().reindex(sets), vals.std(ddof=1).reindex(sets).fillna(0)
-            ax.bar(np.arange(len(sets)) + (i - 0.5) * width, mean, width, yerr=std, color=color,
-                   label=METHOD_LABELS[method], capsize=3)
-        ax.set_xticks(np.arange(len(sets)), [OOD_SET_LABELS.get(s, s).split(" (")[0] for s in sets],
-                      rotation=30, ha="right")
-        ax.set_ylabel(f"{metric} (%)" + (" ↓" if metric == "FPR95" else " ↑"))
-        ax.set_ylim(0, 100)
-        ax.legend(fontsize=8)
-    fig.suptitle(f"Per test-OOD set, {DETECTOR_LABELS[detector]} score — {scale} scale, "
-                 f"{summary.seed.nunique()} seeds", fontsize=10)
+            ax_o.bar(np.arange(len(sets)) + (i - 0.5) * width, mean, width, yerr=std, color=colors[method],
+                     label=METHOD_LABELS[method], capsize=3)
+            if detector == "msp" and len(per_set):
+                p = per_set[(per_set.metric == metric) & (per_set.method == label)].set_index("d_out").value
+                p = p.reindex(set_labels)
+                if p.notna().any():
+                    ax_o.plot(np.arange(len(sets)) + (i - 0.5) * width, p.to_numpy(dtype=float), "D",
+                              color="black", mfc=colors[method], ms=6, ls="none",
+                              label=f"paper {label} (Table {per_set_no}, {ours_din})")
+        ax_p.set_xticks(np.arange(len(d_ins)), d_ins, rotation=30, ha="right")
+        ax_p.set_title(f"paper (Table {table_no}, its D_in)\nmean over its test-OOD sets", fontsize=9)
+        ax_p.set_ylabel(f"{metric} (%){arrow}")
+        ax_p.set_ylim(0, 100)
+        ax_o.set_xticks(np.arange(len(sets)), set_labels, rotation=30, ha="right")
+        ax_o.set_title(f"ours: {ours_din or summary.attrs.get('in_dataset', '?')}, {scale} scale, "
+                       f"{summary.seed.nunique()} seeds\nper test-OOD set, {DETECTOR_LABELS[detector]} score",
+                       fontsize=9)
+        if metric == "FPR95":  # one legend per panel, in the row where the bars leave room
+            ax_p.legend(fontsize=7)
+            ax_o.legend(fontsize=7)
+    fig.suptitle("MSP vs +OE per test-OOD set: the paper (left) and ours (right)", fontsize=10)
     fig.tight_layout()
     return fig
 

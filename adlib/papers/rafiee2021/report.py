@@ -345,7 +345,10 @@ def paired_ablation(df: pd.DataFrame, score: str = MAIN_SCORE) -> tuple[pd.Serie
 
 def plot_ablation(df: pd.DataFrame):
     """Each (class, seed) run with the contrastive term against the same run without it (one-vs-all,
-    the paper's score); points above the diagonal are runs the term helped."""
+    the paper's score); points above the diagonal are runs the term helped.
+
+    No paper values: this ablation is ours, not in the paper (its Table 4 ablates the score's
+    components, not the contrastive term), so nothing of the paper is overlaid."""
     import matplotlib.pyplot as plt
 
     on, off = paired_ablation(df)

@@ -214,7 +214,11 @@ def plot_curves(df: pd.DataFrame, x: str, *, xlabel: str, title: str, methods: S
                 baseline: float | None = None, log2: bool = False, per_class: bool = False):
     """Mean AUC against ``x`` per method (error bars: std over seeds); ``per_class`` adds one
     small panel per nominal class (the paper's appendix figures). ``baseline``: the no-OE Deep
-    SVDD mean, a dashed line."""
+    SVDD mean, a dashed line.
+
+    No paper values: the paper gives Figures 2–12 only as plots (no curve values are printed, in the
+    text or the appendix tables; Tables 1/4–6 are full-OE results, not points of these curves), so
+    nothing of the paper is overlaid."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 

@@ -302,7 +302,9 @@ def _seeds(records: dict[RunKey, RunRecord]) -> list[int]:
 def plot_figure1(records: dict[RunKey, RunRecord], seed: int | None = None):
     """The paper's 2×3 panels for one seed (default: the smallest): per setting (rows: ideal,
     skewed), (a, d) the training data, (b, e) BCE's and (c, f) HSC's predicted nominal region
-    (score ≤ τ, shaded, boundary in black) on [−8, 8]², with the r = 7.5 check circle dashed."""
+    (score ≤ τ, shaded, boundary in black) on [−8, 8]², with the r = 7.5 check circle dashed.
+
+    No paper values: the paper gives this figure only as a plot."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Circle
 
