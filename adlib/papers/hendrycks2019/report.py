@@ -214,8 +214,12 @@ def plot_roc_panels(records: dict[tuple[str, int], RunRecord], ood_sets: Sequenc
     artefact = "figure1" if len(ood_sets) == 1 else "figure4"
     paper = load_values("hendrycks2019", artefact)
     analog_of = {ours: theirs for theirs, ours in ROC_PANEL_ANALOGS.items()}
-    fig, axes = plt.subplots(1, len(ood_sets), figsize=(4.2 * len(ood_sets), 4.2), squeeze=False)
-    for ax, ood_set in zip(axes[0], ood_sets):
+    cols = min(len(ood_sets), 2)  # at most two panels a row: readable at page width
+    rows = -(-len(ood_sets) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.0 * cols, 4.0 * rows), squeeze=False)
+    for ax in axes.flat[len(ood_sets):]:
+        ax.remove()
+    for ax, ood_set in zip(axes.flat, ood_sets):
         for method, color in (("oe_tune", "tab:blue"), ("baseline", "salmon")):
             fpr, tpr, auc = roc_curve_data(records[(method, seed)], detector, ood_set)
             ax.plot(fpr, tpr, color=color, lw=2, label=f"{METHOD_LABELS[method].replace('MSP', 'Baseline')} "
