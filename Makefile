@@ -26,7 +26,8 @@ help:
 	@echo "make test                      unit tests, notebooks at smoke scale (nbval), book build, book in headless Chromium"
 	@echo "make screenshots               rebuild the book and refresh the README's screenshots (docs/screenshots)"
 	@echo "make reproduce TABLE=1 [PAPER=hendrycks2019] [FIGURE=4] [SCALE=smoke|cpu|paper] [SEEDS=0,1,2] [DEVICE=cuda]"
-	@echo "make benchmark                 training throughput: adlib vs an official-style loop"
+	@echo "make book FORCE=1              re-compute every cpu-scale result (each run once), then build; times in results/book_times.json"
+	@echo "make benchmark                 training throughput per model family vs an official-style loop, and peak memory"
 
 venv: $(STAMP)
 
@@ -80,8 +81,9 @@ reproduce: venv
 	  $(if $(ARTEFACT),--artefact $(ARTEFACT)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(DEVICE),--device $(DEVICE)) \
 	  $(if $(WORKERS),--workers $(WORKERS))
 
-benchmark: venv
+benchmark: venv data
 	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/peak_memory.py
 
 clean:
 	rm -rf build book/_build book/executed book/_toc.yml

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import re
 import subprocess
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ def book_pages(executed_dir: Path = EXECUTED_DIR) -> list[Page]:
                           title=f"{index['title']} ({paper})"))
         for nb in notebooks_for(paper):
             pages.append(Page(nb.path, executed_dir / paper / f"{nb.name}.ipynb", {}))
+    pages.append(Page(TEMPLATES / "measurements.ipynb", executed_dir / "measurements.ipynb", {},
+                      title="What re-computing costs: time, speed and memory, measured"))
     pages.append(Page(TEMPLATES / "status.ipynb", executed_dir / "status.ipynb", {}))
     return pages
 
@@ -76,14 +79,23 @@ def execute_notebook(source: Path, output: Path, parameters: dict[str, Any], tit
     nbformat.write(nb, str(output))
 
 
-def execute_book(scale: str = "cpu", force: bool = False, executed_dir: Path = EXECUTED_DIR) -> pd.DataFrame:
-    """Execute every page; returns (and prints) a per-notebook time table. ``force`` re-computes
-    every stored result once (one forced session: a run shared by several pages trains once)."""
+def execute_book(scale: str = "cpu", force: bool = False, executed_dir: Path = EXECUTED_DIR,
+                 times_path: Path | None = None) -> pd.DataFrame:
+    """Execute every page; returns (and prints) a per-notebook table of wall seconds and peak
+    resident memory (the kernel and the sweep workers it starts, summed; :class:`PeakTreeMemory`).
+
+    ``force`` re-computes every stored result once (one forced session: a run shared by several
+    pages trains once). The table is written with its provenance to ``times_path`` (default
+    :data:`BOOK_TIMES` for a forced ``cpu`` build, the measurement the reproduction page shows;
+    ``build/book_times.<scale>.json`` otherwise)."""
+    from adlib.memory import PeakTreeMemory
+
     if force:
         from adlib.sweep import force_session_start
 
         force_session_start()
     rows = []
+    total_start = time.perf_counter()
     for page in book_pages(executed_dir):
         params = dict(page.parameters, scale=scale)
         if page.source.parent != TEMPLATES:
@@ -91,12 +103,40 @@ def execute_book(scale: str = "cpu", force: bool = False, executed_dir: Path = E
         start = time.perf_counter()
         print(f"[book] executing {page.source.relative_to(REPO_ROOT)} -> {page.output.relative_to(REPO_ROOT)}",
               flush=True)
-        execute_notebook(page.source, page.output, params, page.title)
+        with PeakTreeMemory() as memory:
+            execute_notebook(page.source, page.output, params, page.title)
         rows.append({"notebook": str(page.output.relative_to(executed_dir)),
-                     "seconds": round(time.perf_counter() - start, 1)})
+                     "seconds": round(time.perf_counter() - start, 1),
+                     "peak memory (MiB)": round(memory.peak_bytes / 2**20)})
     table = pd.DataFrame(rows)
+    total = round(time.perf_counter() - total_start, 1)
     print(table.to_string(index=False), flush=True)
+    print(f"[book] {len(rows)} notebooks in {total / 60:.1f} min; largest peak memory "
+          f"{table['peak memory (MiB)'].max()} MiB", flush=True)
+    if times_path is None:
+        times_path = BOOK_TIMES if (force and scale == "cpu") else REPO_ROOT / "build" / f"book_times.{scale}.json"
+    write_book_times(times_path, table, scale=scale, force=force, total_seconds=total)
     return table
+
+
+BOOK_TIMES = REPO_ROOT / "results" / "book_times.json"
+
+
+def write_book_times(path: Path, table: pd.DataFrame, *, scale: str, force: bool, total_seconds: float) -> None:
+    """Store a book execution's time table with what produced it (git commit, versions, machine,
+    sweep workers), atomically."""
+    import json
+
+    from adlib.atomic import atomic_write_bytes
+    from adlib.results import provenance
+    from adlib.sweep import default_workers
+
+    record = {"scale": scale, "force": force, "total_seconds": total_seconds,
+              "workers": default_workers(os.cpu_count() or 1), "command": "make book" + (" FORCE=1" if force else ""),
+              "notebooks": table.to_dict(orient="records"),
+              "provenance": provenance(device="cpu", wall_time_s=total_seconds)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, (json.dumps(record, indent=1) + "\n").encode())
 
 
 def write_toc(book_dir: Path = BOOK_DIR) -> Path:
@@ -115,7 +155,8 @@ def write_toc(book_dir: Path = BOOK_DIR) -> Path:
         chapters.append(entry)
     toc = {"format": "jb-book", "root": "executed/status",
            "parts": [{"caption": "Papers", "chapters": chapters},
-                     {"caption": "Using this book", "chapters": [{"file": "reproducing"}]}]}
+                     {"caption": "Using this book", "chapters": [{"file": "reproducing"},
+                                                         {"file": "executed/measurements"}]}]}
     path = book_dir / "_toc.yml"
     path.write_text("# generated by `python -m adlib.book` from adlib/papers/registry.py; do not edit\n"
                     + yaml.safe_dump(toc, sort_keys=False))

@@ -235,30 +235,37 @@ class ResultsStore:
         return out
 
 
-def compute_cost_frame(store: "ResultsStore | None" = None, scale: str = "cpu", workers: int = 2):
-    """What the stored results of ``scale`` cost to compute, per paper, from their provenance: runs,
-    the sum of the runs' wall times (one worker process of one thread each, so an upper bound when
-    the machine was shared) in minutes, and that sum divided by ``workers`` (a sweep's wall time
-    on that many cores, ignoring stragglers)."""
+def compute_cost_frame(store: "ResultsStore | None" = None, scale: str = "cpu", workers: int = 2,
+                       by: str = "paper"):
+    """What the stored results of ``scale`` cost to compute, per paper (``by="paper"``) or per
+    paper and experiment (``by="experiment"``, with the mean seconds per run), from their
+    provenance: runs, the sum of the runs' wall times (one worker process of one thread each, so an
+    upper bound when the machine was shared) in minutes, and that sum divided by ``workers`` (a
+    sweep's wall time on that many cores, ignoring stragglers)."""
     import pandas as pd
 
+    if by not in ("paper", "experiment"):
+        raise ValueError(f"by must be 'paper' or 'experiment', got {by!r}")
     root = (store.root if store is not None else REPO_ROOT / "results")
-    rows: dict[str, list[float]] = {}
+    rows: dict[tuple[str, ...], list[float]] = {}
     for path in sorted(root.glob("*/*/*.json")):
         if path.parent.name == "claims":
             continue
         payload = json.loads(path.read_text())
         if payload["config"].get("scale") != scale:
             continue
-        paper = path.parent.parent.name
-        runs, seconds = rows.get(paper, [0, 0.0])
-        rows[paper] = [runs + 1, seconds + float(payload["provenance"]["wall_time_s"])]
-    frame = pd.DataFrame([{"paper": p, "runs": int(n), "compute (min, one worker)": round(s / 60, 1),
-                           f"wall on {workers} workers (min)": round(s / 60 / workers, 1)}
-                          for p, (n, s) in rows.items()])
+        key = (path.parent.parent.name,) + ((path.parent.name,) if by == "experiment" else ())
+        runs, seconds = rows.get(key, [0, 0.0])
+        rows[key] = [runs + 1, seconds + float(payload["provenance"]["wall_time_s"])]
+    wall = f"wall on {workers} workers (min)"
+    frame = pd.DataFrame([{"paper": k[0], **({"experiment": k[1], "mean s per run": round(s / n, 1)}
+                                             if by == "experiment" else {}),
+                           "runs": int(n), "compute (min, one worker)": round(s / 60, 1),
+                           wall: round(s / 60 / workers, 1)}
+                          for k, (n, s) in rows.items()])
     if not frame.empty:
         total = {"paper": "all", "runs": int(frame.runs.sum()),
                  "compute (min, one worker)": round(frame["compute (min, one worker)"].sum(), 1),
-                 f"wall on {workers} workers (min)": round(frame[f"wall on {workers} workers (min)"].sum(), 1)}
+                 wall: round(frame[wall].sum(), 1)}
         frame = pd.concat([frame, pd.DataFrame([total])], ignore_index=True)
     return frame

@@ -1,22 +1,29 @@
-"""Training throughput: adlib's loop against a loop written the way the official code does it.
+"""Training throughput per model family: adlib's step against a loop written the way the official
+codes do it, and the FLOP/s it reaches against the machine's matrix-multiply rate.
 
-Same model (the OE code's MNIST ConvNet), same data (Fashion-MNIST apparel, 6 classes), same
-optimiser and batch size (SGD Nesterov, batch 50), one timed epoch each after a short warm-up,
-in one run:
+For every model family the papers use at ``cpu`` scale, the same model, objective, optimiser and
+batch size run in two data paths, one timed stretch each after a warm-up, all in one run:
 
-* ``official-style``: a ``torch.utils.data.DataLoader`` over a torchvision-style dataset that
-  decodes every image through PIL and ``transforms.ToTensor()`` per item, fp32, torch's default
-  threading (what ``python train.py`` does on a 2-core machine with no environment tuning).
-* ``adlib``: :func:`adlib.train.train_classifier`: images held as one uint8 tensor in memory,
-  batches sliced and converted on the fly, one torch thread (how adlib's sweeps run: one
-  process per core).
+* ``official-style``: a ``torch.utils.data.DataLoader`` (``num_workers=0``) over a torchvision-style
+  dataset that turns every image into a PIL image and through ``transforms`` per item (``ToTensor``;
+  for the CIFAR-shaped WRN also ``RandomCrop(32, 4)`` and ``RandomHorizontalFlip``), fp32, torch's
+  default threading (what ``python train.py`` does on this machine with no environment tuning);
+* ``adlib``: the images held as one uint8 tensor in memory, each batch sliced by a permutation and
+  converted (and augmented) batched on tensors by :class:`adlib.train.ImagePipeline`, one torch
+  thread (how adlib's sweeps run: one process per core).
 
-Each variant runs in its own subprocess so that thread settings do not leak between them; the
-last one runs one adlib process per core at once and reports their total, which is how a sweep
-of independent runs uses the machine. Reports images/s and ratios to the official-style loop;
-writes ``benchmarks/results/train_throughput.json``.
+Each variant runs in its own subprocess, so thread settings do not leak between them; the last
+runs one adlib process per core at once and reports their total, which is how a sweep of
+independent runs uses the machine. The step of each family is the one adlib trains with (its
+objective functions, :mod:`adlib.losses`, :mod:`adlib.models.adcgan`,
+:func:`adlib.papers.hendrycks2019.pixelcnn.image_nll_bits`).
 
-    python benchmarks/train_throughput.py [--images 12000]
+FLOP/s: the floating-point operations of one training step (forward and backward, counted by
+``torch.utils.flop_counter.FlopCounterMode``: convolutions and matrix products) times the steps per
+second, against the rate of a 1024×1024 fp32 matrix product on one thread. Reported as ratios;
+nothing here asserts a time. Writes ``benchmarks/results/train_throughput.json``.
+
+    python benchmarks/train_throughput.py [--seconds 4] [--families lenet,wrn16_4]
 """
 
 from __future__ import annotations
@@ -28,129 +35,303 @@ import platform
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 HERE = Path(__file__).resolve().parent
-WARMUP = 1000  # images trained on before timing (first-call allocations and kernel selection)
+WARMUP_STEPS = 3  # steps before timing (first-call allocations, kernel selection)
 
 
-def _data(n: int):
+@dataclass(frozen=True)
+class Family:
+    """One model family as a paper trains it at ``cpu`` scale."""
+
+    paper: str
+    model: str  # what the family is, in words
+    shape: tuple[int, int, int]  # C, H, W of one image
+    batch_size: int
+    cifar_augment: bool = False  # random crop (padding 4) + horizontal flip, as the CIFAR codes do
+
+
+FAMILIES: dict[str, Family] = {
+    "lenet": Family("ruff2021", "Deep SVDD LeNet (mnist_lenet, rep_dim 32, logit head), BCE on [nominal; OE]",
+                    (1, 28, 28), 128),
+    "lenet_tiny": Family("singh2021", "bias-free LeNet encoder (widths 8, 4, rep_dim 128), Deep SVDD loss",
+                         (1, 28, 28), 32),
+    "mnist_convnet": Family("hendrycks2019", "the OE code's MNIST ConvNet, cross-entropy", (1, 28, 28), 50),
+    "small_convnet": Family("ahmed2020", "small ConvNet (w = 16), cross-entropy", (1, 28, 28), 128),
+    "wrn16_4": Family("hendrycks2019 (paper scale)", "WRN-16-4 forward/backward, cross-entropy, crop + flip",
+                      (3, 32, 32), 128, cifar_augment=True),
+    "adcgan": Family("rafiee2021", "AD-CGAN GAN-phase step (critic, generator, autoencoder, D_z), 0.25x width",
+                     (1, 28, 28), 32),
+    "pixelcnn": Family("hendrycks2019", "PixelCNN-style (masked 7x7 + 4 masked 3x3 blocks, 16 ch), "
+                       "256-way likelihood", (1, 28, 28), 64),
+}
+
+
+def _images(family: Family, n: int):
+    """uint8 images (N, C, H, W): Fashion-MNIST for 1-channel families, CIFAR-shaped noise otherwise
+    (no CIFAR offline; the arithmetic does not depend on the pixel values)."""
     import torch
 
-    from adlib.data.images import load_fashion_mnist
+    if family.shape[0] == 1:
+        from adlib.data.images import load_fashion_mnist
 
-    x, y = load_fashion_mnist("train")
-    keep = torch.isin(y, torch.tensor([0, 1, 2, 3, 4, 6]))
-    x, y = x[keep][:n], y[keep][:n]
-    lut = torch.full((10,), -1, dtype=torch.long)
-    lut[torch.tensor([0, 1, 2, 3, 4, 6])] = torch.arange(6)
-    return x, lut[y]
+        x, _ = load_fashion_mnist("train")
+        return x[:n].reshape(-1, *family.shape).contiguous()
+    return torch.randint(0, 256, (n, *family.shape), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
 
 
-def run_adlib(n: int, threads: int = 1) -> float:
-    import torch
-
-    from adlib.models import create_model
-    from adlib.train import TrainSpec, train_classifier
-
-    torch.set_num_threads(threads)
-    x, y = _data(n)
-    torch.manual_seed(0)
-    model = create_model("mnist_convnet", num_classes=6)
-    train_classifier(model, x[:WARMUP], y[:WARMUP], TrainSpec(epochs=1, batch_size=50), seed=0, progress=False)
-    start = time.perf_counter()
-    train_classifier(model, x, y, TrainSpec(epochs=1, batch_size=50), seed=0, progress=False)
-    return len(x) / (time.perf_counter() - start)
-
-
-def run_official_style(n: int) -> float:
+def make_step(name: str) -> Callable:
+    """The family's model and a ``step(x)`` that trains it on one float batch in [0, 1] (N, C, H, W)."""
     import torch
     import torch.nn.functional as F
+
+    from adlib.models import create_model
+
+    torch.manual_seed(0)
+    if name == "adcgan":
+        from adlib.models.adcgan import (autoencoder_objective, critic_objective, generator_objective,
+                                         latent_disc_objective)
+        from adlib.papers.rafiee2021.training import ONE_VS_ALL, _optimizers, _step
+
+        spec = ONE_VS_ALL
+        model = create_model("adcgan28", width=0.25)
+        opts = _optimizers(model, spec)
+        infonce = {"negatives": spec.infonce_negatives, "self_mask": spec.infonce_self_mask}
+        model.train()
+
+        def step(x):  # one GAN-phase step of adlib.papers.rafiee2021.training.train_adcgan
+            z = model.sample_z(len(x))
+            for _ in range(spec.n_critic):
+                opts["critic"].zero_grad(set_to_none=True)
+                critic_objective(model, x, z, spec.beta, **infonce).backward()
+                opts["critic"].step()
+            _step(generator_objective(model, x, z, spec.alpha, **infonce), opts["generator"])
+            _step(autoencoder_objective(model, x, z, "adversarial", spec.latent_weight),
+                  opts["encoder"], opts["generator"])
+            _step(latent_disc_objective(model, x, z), opts["latent_disc"])
+
+        return step
+    if name == "pixelcnn":
+        from adlib.papers.hendrycks2019.pixelcnn import as_levels, image_nll_bits
+
+        model = create_model("pixelcnn_small", channels=16, n_res=4)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        model.train()
+
+        def step(x):
+            loss = image_nll_bits(model, as_levels(x)).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        return step
+    if name == "lenet":
+        from adlib.losses import binary_outlier_loss
+
+        model = create_model("mnist_lenet", rep_dim=32, logit_head=True)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+        def loss_fn(out, _n):
+            return binary_outlier_loss(out, torch.arange(len(out)) >= len(out) // 2)
+    elif name == "lenet_tiny":
+        from adlib.losses import deep_svdd_loss
+
+        model = create_model("lenet", widths=(8, 4), rep_dim=128, bias=False)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        center = torch.randn(128)
+
+        def loss_fn(out, _n):
+            return deep_svdd_loss(out, center)
+    else:
+        num_classes = {"mnist_convnet": 6, "small_convnet": 9, "wrn16_4": 10}[name]
+        model = create_model(name, num_classes=num_classes, **({"width": 16} if name == "small_convnet" else {}))
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
+        targets = torch.arange(4096) % num_classes
+
+        def loss_fn(out, n):
+            return F.cross_entropy(out, targets[:n])
+    model.train()
+
+    def step(x):
+        loss = loss_fn(model(x), len(x))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def flops_per_image(name: str) -> float:
+    """Forward + backward FLOPs of one training step, per image (convolutions and matmuls)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    family = FAMILIES[name]
+    step = make_step(name)
+    x = torch.rand(family.batch_size, *family.shape)
+    with FlopCounterMode(display=False) as counter:
+        step(x)
+    return counter.get_total_flops() / family.batch_size
+
+
+def matmul_rate(threads: int = 1, n: int = 1024, seconds: float = 2.0) -> float:
+    """FLOP/s of an n×n fp32 matrix product on ``threads`` torch threads (best of the repeats)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    best, end = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        start = time.perf_counter()
+        a @ b
+        best = max(best, 2 * n ** 3 / (time.perf_counter() - start))
+    return best
+
+
+def _timed(batches, step, seconds: float) -> float:
+    """Images/s of ``step`` over the batches ``batches()`` yields (cycled), after the warm-up."""
+    done, it = 0, iter(())
+    timed_images, start = 0, None
+    while True:
+        try:
+            x = next(it)
+        except StopIteration:
+            it = iter(batches())
+            continue
+        step(x)
+        done += 1
+        if done == WARMUP_STEPS:
+            start = time.perf_counter()
+        elif start is not None:
+            timed_images += len(x)
+            if time.perf_counter() - start >= seconds:
+                return timed_images / (time.perf_counter() - start)
+
+
+def run_adlib(name: str, n: int, seconds: float) -> float:
+    import torch
+
+    from adlib.train import ImagePipeline
+
+    torch.set_num_threads(1)
+    family = FAMILIES[name]
+    x_all = _images(family, n)
+    pipeline = ImagePipeline(crop_padding=4 if family.cifar_augment else 0, hflip=family.cifar_augment)
+    gen = torch.Generator().manual_seed(0)
+    step = make_step(name)
+    bs = family.batch_size
+
+    def batches():
+        order = torch.randperm(len(x_all), generator=gen)
+        for i in range(0, len(order) - bs + 1, bs):
+            yield pipeline(x_all[order[i:i + bs]], train=True, generator=gen)
+
+    return _timed(batches, step, seconds)
+
+
+def run_official_style(name: str, n: int, seconds: float) -> float:
+    import torch
     from PIL import Image
     from torchvision import transforms
 
-    from adlib.models import create_model
+    family = FAMILIES[name]
+    arrays = _images(family, n).permute(0, 2, 3, 1).squeeze(-1).numpy()
+    steps = [transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip()] if family.cifar_augment else []
+    transform = transforms.Compose([*steps, transforms.ToTensor()])
 
-    x, y = _data(n)
-    arrays, labels = x.numpy(), y.tolist()
-
-    class PILDataset(torch.utils.data.Dataset):  # torchvision's MNIST-family __getitem__
-        transform = transforms.ToTensor()
-
+    class PILDataset(torch.utils.data.Dataset):  # torchvision's MNIST/CIFAR __getitem__
         def __len__(self):
             return len(arrays)
 
         def __getitem__(self, i):
-            return self.transform(Image.fromarray(arrays[i], mode="L")), labels[i]
+            return transform(Image.fromarray(arrays[i])), 0
 
-    loader = torch.utils.data.DataLoader(PILDataset(), batch_size=50, shuffle=True, num_workers=0)
-    torch.manual_seed(0)
-    model = create_model("mnist_convnet", num_classes=6)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
-    model.train()
+    loader = torch.utils.data.DataLoader(PILDataset(), batch_size=family.batch_size, shuffle=True, num_workers=0,
+                                         drop_last=True)
+    step = make_step(name)
+    return _timed(lambda: (x for x, _ in loader), step, seconds)
 
-    def epoch(limit: int | None = None) -> None:
-        for i, (data, target) in enumerate(loader):
-            if limit is not None and i * 50 >= limit:
-                break
-            loss = F.cross_entropy(model(data), target)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
 
-    epoch(WARMUP)
-    start = time.perf_counter()
-    epoch()
-    return len(arrays) / (time.perf_counter() - start)
+VARIANTS = {"adlib": run_adlib, "official-style": run_official_style}
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--images", type=int, default=12000)
-    p.add_argument("--variant", choices=["adlib", "adlib-default-threads", "official-style"],
-                   help=argparse.SUPPRESS)
+    p.add_argument("--seconds", type=float, default=4.0, help="timed stretch per variant and family")
+    p.add_argument("--images", type=int, default=4096, help="images held in memory / in the dataset")
+    p.add_argument("--families", default=",".join(FAMILIES), help=f"comma-separated, from {', '.join(FAMILIES)}")
+    p.add_argument("--output", type=Path, default=HERE / "results" / "train_throughput.json")
+    p.add_argument("--variant", choices=[*VARIANTS, "matmul", "flops"], help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.variant:
-        fn = {"adlib": run_adlib, "adlib-default-threads": lambda n: run_adlib(n, threads=os.cpu_count() or 1),
-              "official-style": run_official_style}[args.variant]
-        print(json.dumps({"images_per_s": fn(args.images)}))
+    names = [f.strip() for f in args.families.split(",") if f.strip()]
+    unknown = sorted(set(names) - set(FAMILIES))
+    if unknown:
+        p.error(f"unknown families {unknown}; valid: {', '.join(FAMILIES)}")
+    if args.variant == "matmul":
+        print(json.dumps({"value": matmul_rate()}))
         return 0
-    env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY"):  # every variant starts from torch's defaults
-        env.pop(var, None)
+    if args.variant == "flops":
+        print(json.dumps({"value": flops_per_image(names[0])}))
+        return 0
+    if args.variant:
+        print(json.dumps({"value": VARIANTS[args.variant](names[0], args.images, args.seconds)}))
+        return 0
 
-    def launch(variant: str) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, __file__, "--variant", variant, "--images", str(args.images)],
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS"):  # every variant starts from torch's defaults
+        env.pop(var, None)
+    env["ADLIB_PROGRESS"] = "0"
+
+    def launch(variant: str, family: str = "") -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, __file__, "--variant", variant, "--families", family or names[0],
+                                 "--images", str(args.images), "--seconds", str(args.seconds)],
                                 env=env, stdout=subprocess.PIPE, text=True)
 
     def result(proc: subprocess.Popen) -> float:
         out, _ = proc.communicate()
         if proc.returncode:
-            raise SystemExit(f"benchmark subprocess failed with exit code {proc.returncode}")
-        return json.loads(out.strip().splitlines()[-1])["images_per_s"]
+            raise SystemExit(f"benchmark subprocess {proc.args} failed with exit code {proc.returncode}")
+        return float(json.loads(out.strip().splitlines()[-1])["value"])
 
-    results: dict[str, float] = {}
-    labels = {"official-style": "official-style loop, 1 process, default threads",
-              "adlib-default-threads": "adlib, 1 process, one thread per core",
-              "adlib": "adlib, 1 process, 1 thread"}
-    for variant in ("official-style", "adlib-default-threads", "adlib"):
-        results[labels[variant]] = result(launch(variant))
     workers = os.cpu_count() or 1
-    procs = [launch("adlib") for _ in range(workers)]  # how adlib's sweeps run: one process per core
-    results[f"adlib sweep, {workers} processes x 1 thread (total)"] = sum(result(p) for p in procs)
-    base = results[labels["official-style"]]
-    for name, ips in results.items():
-        print(f"{name:>52}: {ips:8.0f} images/s  ({ips / base:.2f}x)", flush=True)
-    ratio = results[f"adlib sweep, {workers} processes x 1 thread (total)"] / base
+    matmul = result(launch("matmul"))
+    print(f"matrix product, 1 thread: {matmul / 1e9:.1f} GFLOP/s", flush=True)
+    rows = []
+    for name in names:
+        family = FAMILIES[name]
+        flops = result(launch("flops", name))
+        official = result(launch("official-style", name))
+        single = result(launch("adlib", name))
+        procs = [launch("adlib", name) for _ in range(workers)]
+        sweep = sum(result(proc) for proc in procs)
+        row = {"family": name, "paper": family.paper, "model": family.model, "batch_size": family.batch_size,
+               "flops_per_image": flops,
+               "official_images_per_s": official, "adlib_images_per_s": single, "adlib_sweep_images_per_s": sweep,
+               "speedup_adlib_1_thread": single / official, "speedup_adlib_sweep": sweep / official,
+               "fraction_of_matmul_rate": flops * single / matmul}
+        rows.append(row)
+        print(f"{name:>14}: official {official:8.0f} img/s | adlib 1 thread {single:8.0f} ({single / official:.2f}x) | "
+              f"adlib sweep {workers}x1 {sweep:8.0f} ({sweep / official:.2f}x) | "
+              f"{flops / 1e6:8.1f} MFLOP/img, {100 * row['fraction_of_matmul_rate']:.0f}% of matmul rate", flush=True)
     import torch
 
-    record = {"images": args.images, "images_per_s": results, "ratio_adlib_sweep_over_official": ratio,
-              "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count()},
+    record = {"workers": workers, "seconds_per_variant": args.seconds, "images": args.images,
+              "matmul_flops_per_s_1_thread": matmul, "families": rows,
+              "command": "python benchmarks/train_throughput.py" + "".join(
+                  f" --{k} {v}" for k, v in (("seconds", args.seconds), ("images", args.images)) if v != p.get_default(k)),
+              "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count()},
               "torch": torch.__version__, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    out_path = HERE / "results" / "train_throughput.json"
-    out_path.parent.mkdir(exist_ok=True)
-    out_path.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"written {out_path}")
+    if set(names) != set(FAMILIES):
+        print("(a subset of the families: not written)")
+        return 0
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"written {args.output}")
     return 0
 
 

@@ -357,6 +357,24 @@ def test_reproduction_page_renders_math(server, browser):
 
 
 @pytest.mark.book
+def test_measurements_page_shows_the_cost_tables_and_the_throughput_figure(server, browser):
+    """The page that says what re-computing costs renders its tables (per-experiment cost, and the
+    benchmarks' where they were measured) and the throughput figure, with no console errors."""
+    from adlib.measurements import PEAK_MEMORY, THROUGHPUT
+
+    url = server + "executed/measurements.html"
+    visit = browser.open(url)
+    browser.evaluate("(() => { const i = document.querySelector('main img'); if (!i) return true;"
+                     " i.scrollIntoView({block: 'center'}); return i.decode().then(() => true, () => false); })()")
+    facts = browser.evaluate(PAGE_FACTS)
+    _check_visit(visit, server)
+    measured = [THROUGHPUT.exists(), PEAK_MEMORY.exists()]
+    assert facts["tables"] >= 1 + sum(measured), f"{url}: {facts['tables']} tables for {measured} measurements"
+    if THROUGHPUT.exists():
+        assert any(width > 0 for _, width in facts["images"]), f"{url}: no throughput figure ({facts['images']})"
+
+
+@pytest.mark.book
 def test_search_finds_pages_offline(server, browser):
     """Sphinx's client-side search (searchindex.js, served locally) lists pages for a word."""
     url = server + "search.html?q=exposure"

@@ -1,5 +1,7 @@
 """The front page's per-paper verdict is written from the stored claims, not typed."""
 
+import pytest
+
 from adlib.book import _artefact_title, paper_verdict
 from adlib.report import Claim, save_claims
 from adlib.results import ResultsStore
@@ -58,3 +60,18 @@ def test_cost_frame_sums_the_wall_times_of_the_stored_runs(tmp_path):
     assert frame.loc["ahmed2020", "runs"] == 2
     assert frame.loc["ahmed2020", "compute (min, one worker)"] == 3.0
     assert frame.loc["all", "wall on 2 workers (min)"] == 1.5
+
+
+def test_cost_frame_by_experiment_gives_the_mean_seconds_per_run(tmp_path):
+    from adlib.results import RunRecord, compute_cost_frame
+
+    store = ResultsStore(tmp_path)
+    for seed, seconds, experiment in ((0, 30.0, "holdout"), (1, 90.0, "holdout"), (2, 12.0, "pixel_baselines")):
+        cfg = {"paper": "ahmed2020", "experiment": experiment, "seed": seed, "threads": 1, "scale": "cpu"}
+        store.put(RunRecord(cfg, {"ap": 0.5}, {"wall_time_s": seconds, "torch_threads": 1}))
+    frame = compute_cost_frame(store, "cpu", workers=2, by="experiment")
+    holdout = frame[frame.experiment == "holdout"].iloc[0]
+    assert (holdout.runs, holdout["mean s per run"], holdout["compute (min, one worker)"]) == (2, 60.0, 2.0)
+    assert frame[frame.paper == "all"].runs.item() == 3
+    with pytest.raises(ValueError, match="by must be"):
+        compute_cost_frame(store, "cpu", by="seed")
