@@ -69,8 +69,9 @@ def _child_kernel(paper: str) -> None:
     from adlib.results import ResultsStore
 
     store = ResultsStore(REPO / "results")
-    records = store.records(paper)
-    print(len(records), file=sys.stderr)
+    experiments = [d.name for d in sorted((REPO / "results" / paper).iterdir()) if d.is_dir() and d.name != "claims"]
+    records = [r for experiment in experiments for r in store.records(paper, experiment)]
+    print(f"{paper}: {len(records)} records loaded", file=sys.stderr)
 
 
 def measure(args: list[str], env: dict[str, str]) -> int:
@@ -108,13 +109,13 @@ def main() -> int:
         env = dict(os.environ, OMP_NUM_THREADS="1", ADLIB_PROGRESS="0", ADLIB_CHECKPOINTS=ckpt, MPLBACKEND="agg")
         runs, kernel = [], 0
         for paper in papers:
+            kernel_peak = measure(["--child-kernel", paper], env)
+            kernel = max(kernel, kernel_peak)
             path, payload = heaviest_run(paper)
             peak = measure(["--child-run", str(path)], env)
             cfg = payload["config"]
             runs.append({"paper": paper, "run": f"{cfg['experiment']}/{cfg.get('method', '')} ({path.stem})",
                          "stored_wall_time_s": payload["provenance"]["wall_time_s"], "peak_bytes": peak})
-            kernel_peak = measure(["--child-kernel", paper], env)
-            kernel = max(kernel, kernel_peak)
             print(f"{paper:>14}: heaviest run {runs[-1]['run']} peak {peak / 2**20:.0f} MiB; kernel with its "
                   f"stored results {kernel_peak / 2**20:.0f} MiB", flush=True)
     record = {"workers": os.cpu_count() or 1, "kernel_peak_bytes": kernel, "runs": runs,
