@@ -35,6 +35,10 @@ __all__ = [
     "row_key_columns",
     "pivot_values",
     "parse_printed",
+    "paper_row",
+    "paper_value",
+    "paper_printed",
+    "printed_number",
 ]
 
 #: The five papers, in the book's order.
@@ -203,3 +207,51 @@ def parse_printed(printed: str) -> tuple[float | None, float | None]:
     if s.startswith("(") and s.endswith(")"):
         s = s[1:-1]
     return float(s), std
+
+
+def paper_row(paper: str, artefact: str, **selectors: str) -> pd.Series:
+    """The one row of an artefact whose columns equal ``selectors`` (compared as strings).
+
+    Raises ValueError naming the artefact and the selection when a selector is not a column,
+    or when the selection matches no row or more than one (listing what would disambiguate).
+
+    >>> paper_row("ruff2021", "table1", method="BCE").printed  # doctest: +SKIP
+    '96.1'
+    """
+    df = load_values(paper, artefact)
+    unknown = [k for k in selectors if k not in df.columns]
+    if unknown:
+        raise ValueError(f"{paper}/{artefact}: no column(s) {', '.join(unknown)}; "
+                         f"columns: {', '.join(df.columns)}")
+    hit = df
+    for col, want in selectors.items():
+        hit = hit[hit[col] == str(want)]
+    if len(hit) != 1:
+        what = ", ".join(f"{k}={v!r}" for k, v in selectors.items()) or "no selectors"
+        if hit.empty:
+            raise ValueError(f"{paper}/{artefact}: no row with {what}")
+        keys = [c for c in row_key_columns(df) + ["method", "metric"]
+                if c not in selectors and hit[c].nunique() > 1]
+        raise ValueError(f"{paper}/{artefact}: {len(hit)} rows with {what}; "
+                         f"select on {', '.join(keys) or 'more columns'} too")
+    return hit.iloc[0]
+
+
+def paper_value(paper: str, artefact: str, **selectors: str) -> float:
+    """The reported ``value`` of the one row selected by ``selectors`` (see :func:`paper_row`)."""
+    return float(paper_row(paper, artefact, **selectors)["value"])
+
+
+def printed_number(printed: str) -> str:
+    """The number of a printed cell, as printed: without its "± std", "%" and literature
+    markers (``"43.30 ± 1.13"`` -> ``"43.30"``, ``"5.16%"`` -> ``"5.16"``, ``"64.8*"`` -> ``"64.8"``)."""
+    s = (printed or "").split("±")[0]
+    for marker in ("*", "†", "‡", "§", "%"):
+        s = s.replace(marker, "")
+    return s.replace("−", "-").strip()
+
+
+def paper_printed(paper: str, artefact: str, **selectors: str) -> str:
+    """The reported number of the one row selected by ``selectors``, as the paper prints it
+    (:func:`printed_number` of its ``printed`` cell): the text to quote in prose."""
+    return printed_number(paper_row(paper, artefact, **selectors)["printed"])

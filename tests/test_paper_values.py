@@ -896,3 +896,31 @@ def test_rafiee_table4_gf_equals_table1():
     for (ds, sc), g in t4.groupby(["dataset", "scheme"]):
         vals = [lookup(g, method=m) for m in ("AD-CGAN_LG", "AD-CGAN_LFE", "AD-CGAN_LFL", "AD-CGAN_GF")]
         assert vals == sorted(vals)
+
+
+# --------------------------------------------------------------------------- one value, for prose
+
+
+def test_paper_value_and_printed_select_exactly_one_row():
+    assert pv.paper_value("ruff2021", "table1", method="BCE") == 96.1
+    assert pv.paper_printed("ruff2021", "table1", method="GT+*", group="Unsupervised") == "90.1"
+    # as printed: trailing zeros kept, "± std" and "%" dropped
+    assert pv.paper_printed("hendrycks2019", "appendix_c", method="+OE fine-tuned", metric="FPR95") == "9.50"
+    assert pv.paper_printed("ahmed2020", "table3", held_out_class="Mean", method="Classification-only",
+                            metric="MSP AP") == "34.92"
+
+
+@pytest.mark.parametrize("selectors, match", [
+    ({"method": "GT+*"}, r"ruff2021/table1: 2 rows with method='GT\+\*'; select on group too"),
+    ({"method": "nope"}, "ruff2021/table1: no row with method='nope'"),
+    ({"metod": "BCE"}, "no column.*metod; columns: dataset, group, method"),
+])
+def test_paper_value_says_why_a_selection_is_not_one_row(selectors, match):
+    with pytest.raises(ValueError, match=match):
+        pv.paper_value("ruff2021", "table1", **selectors)
+
+
+@pytest.mark.parametrize("printed, number", [("43.30 ± 1.13", "43.30"), ("5.16%", "5.16"), ("64.8*", "64.8"),
+                                             ("48.3†", "48.3"), ("100.", "100."), ("−0.5", "-0.5")])
+def test_printed_number(printed, number):
+    assert pv.printed_number(printed) == number

@@ -556,3 +556,36 @@ def plot_holdout(df: pd.DataFrame, bench: str, artefact: str, scale: str, metric
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def table5_paper_prose_numbers() -> dict[str, str]:
+    """The paper's Table 5 / 6 and Appendix B / C summaries that the page's introduction quotes,
+    computed from the stored values (never typed): the range over subsets of the classification-only
+    MSP AP / skew (``ratio_lo``, ``ratio_hi``, one decimal), of rotation's gain in subset-average MSP
+    AP (``gain_lo``, ``gain_hi``, two decimals, as the tables print), the members where rotation
+    raises the MSP AP (``rot_msp_members``, "28 of 43"), the subsets where CPC raises it
+    (``cpc_msp_subsets``, "5/5") and the members where CPC raises the accuracy (``cpc_acc_members``)."""
+    from adlib.paper_values import load_values
+
+    def subsets(artefact):
+        return load_values(ex.PAPER, artefact).pivot_table(index="subset", columns=["method", "metric"],
+                                                           values="value", aggfunc="first", sort=False)
+
+    def members(artefact):
+        v = load_values(ex.PAPER, artefact)
+        v = v[~v.held_out_class.isin(["Mean", "Average"])]
+        return v.pivot_table(index=["subset", "held_out_class"], columns=["method", "metric"], values="value",
+                             aggfunc="first", sort=False)
+
+    base = "Classification-only"
+    t5, t6 = subsets("table5"), subsets("table6")
+    ratio = t5[(base, "MSP AP")] / t5[("Random detector", "Skew")]
+    gain = t5[("Rotation-augmented", "MSP AP")] - t5[(base, "MSP AP")]
+    b, c = members("appendix_b"), members("appendix_c")
+    rot_up = int((b[("Rotation-augmented", "MSP AP")] > b[(base, "MSP AP")]).sum())
+    cpc_up = int((t6[("CPC-augmented", "MSP AP")] > t6[(base, "MSP AP")]).sum())
+    cpc_acc = int((c[("CPC-augmented", "Accuracy")] > c[(base, "Accuracy")]).sum())
+    return {"ratio_lo": f"{ratio.min():.1f}", "ratio_hi": f"{ratio.max():.1f}",
+            "gain_lo": f"{gain.min():+.2f}", "gain_hi": f"{gain.max():+.2f}",
+            "rot_msp_members": f"{rot_up} of {len(b)}", "cpc_msp_subsets": f"{cpc_up}/{len(t6)}",
+            "cpc_acc_members": f"{cpc_acc}/{len(c)}"}
