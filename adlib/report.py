@@ -117,3 +117,11 @@ def scale_banner(scale: str, seeds: Sequence[int], extra: str = "") -> str:
 
     text = f"Scale: {scale} ({SCALE_LABELS[scale]}); seeds {list(seeds)}."
     return text + (f" {extra}" if extra else "")
+
+
+def sci(x: float) -> str:
+    """A rate or weight decay as the book's prose writes it: ``1e-3``, ``5e-7``, ``2e-4``."""
+    mantissa, exponent = f"{float(x):.0e}".split("e")
+    if abs(float(f"{mantissa}e{exponent}") - float(x)) > 1e-12 * abs(float(x)):
+        raise ValueError(f"{x!r} has more than one significant digit; format it another way")
+    return f"{mantissa}e{int(exponent)}"

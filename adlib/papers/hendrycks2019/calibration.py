@@ -430,16 +430,27 @@ def deviations(scale: str) -> str:
             "Deviations: the OE set is the 300K Random Images subset (80 Million Tiny Images was withdrawn); "
             "Tiny ImageNet (10,000 held out) has no loader in this project, so its row is not reproduced.",
             *common])
-    sizes = ("32,400 training images and 3,600 held out for the temperature (the last 10%)" if scale == "cpu"
-             else "1,350 training images and 150 held out, 500 test images, 1 epoch per phase")
+    from adlib.papers.hendrycks2019.report import FMNIST_TRAIN_PER_CLASS
+
+    cfg = run_config(scale, "oe", 0)
+    cpu = run_config("cpu", "oe", 0)  # the network line describes cpu scale
+    k = cpu["model"]["num_classes"]
+    share = cfg["data"]["holdout"]["share"]
+    n = cfg["data"]["train_subset"] or len(cfg["data"]["in_classes"]) * FMNIST_TRAIN_PER_CLASS
+    held = holdout_size(n, cfg["data"]["holdout"])
+    sizes = (f"{n - held:,} training images and {held:,} held out for the temperature (the last {share:.0%})"
+             if scale == "cpu" else
+             f"{n - held:,} training images and {held:,} held out, {cfg['data']['test_subset']:,} test images, "
+             f"{cfg['pretrain']['epochs']} epoch per phase")
     return "\n".join([
         f"**Scale `{scale}`: a reduced analog, not the paper's setting.**", "",
-        f"- In-distribution: Fashion-MNIST apparel (6 classes), {sizes}; the paper uses SVHN, CIFAR-10/100 "
+        f"- In-distribution: Fashion-MNIST apparel ({k} classes), {sizes}; the paper uses SVHN, CIFAR-10/100 "
         "and Tiny ImageNet.",
         "- OE set: Fashion-MNIST Sandal and Bag images instead of 80 Million Tiny Images; test OOD: unseen "
         "footwear, upsampled sklearn digits, Gaussian, Bernoulli, Blobs.",
-        "- Network: the small MNIST ConvNet, 10 baseline epochs + 5 OE fine-tuning epochs (λ = 0.5), not a WRN. "
-        "With 6 classes the confidence floor 1/k is 0.17 (0.1 for CIFAR-10, 0.01 for CIFAR-100), so Posterior "
+        f"- Network: the small MNIST ConvNet, {cpu['pretrain']['epochs']} baseline epochs + "
+        f"{cpu['finetune']['epochs']} OE fine-tuning epochs (λ = {cpu['finetune']['oe_weight']:g}), not a WRN. "
+        f"With {k} classes the confidence floor 1/k is {1 / k:.2f} (0.1 for CIFAR-10, 0.01 for CIFAR-100), so Posterior "
         "Rescaling moves confidences more here than on CIFAR-100.",
         "- The spec's optional second bar group (the sklearn-digits split R2) is not run.",
         "- Each number is also a mean over independently trained seeds, in addition to the paper's 10 OOD draws.",

@@ -281,21 +281,26 @@ def deviations(scale: str) -> str:
             "- The OE set is 300K Random Images instead of the withdrawn 80 Million Tiny Images; Tiny ImageNet "
             "(Table 3's third row) is not configured.",
         ])
-    sizes = ("36,000 training images (6 classes × 6,000)" if scale == "cpu"
-             else "1,500 training images, 500 test images, 1 epoch per phase")
+    from adlib.papers.hendrycks2019.report import reduced_sizes
+
+    cpu = run_config("cpu", "branch_oe", 0)  # the network and fine-tuning lines describe cpu scale
+    sizes = reduced_sizes(scale, cpu)
+    pre, fine, hints, d = cpu["pretrain"], cpu["finetune"], cpu["branch"], cpu["data"]
     return "\n".join([
         f"**Scale `{scale}`: a reduced analog, not the paper's setting.**", "",
         f"- In-distribution: Fashion-MNIST apparel classes {{T-shirt, Trouser, Pullover, Dress, Coat, Shirt}}, "
         f"{sizes}; the paper uses CIFAR-10, CIFAR-100 and Tiny ImageNet.",
         "- Network: the official code's small MNIST ConvNet with a one-unit sigmoid branch on its 50-d "
-        "features, instead of a WRN-40-4; trained with the MNIST recipe (10 epochs, SGD Nesterov, lr 0.01 "
-        "cosine, batch 50, no weight decay) rather than D&T's 200-epoch CIFAR schedule. The D&T objective "
-        "itself is unchanged (hints, clamps, λ_c = 0.1 with budget 0.3 updated every step).",
-        "- OE fine-tuning: 5 epochs, lr 0.01, batch 50 in-distribution + 100 OE in one forward pass, "
-        "+0.5·E[log b(x)] on the OE images with the D&T objective kept on in-distribution data and λ_c "
+        f"features, instead of a WRN-40-4; trained with the MNIST recipe ({pre['epochs']} epochs, SGD Nesterov, "
+        f"lr {pre['lr']:g} cosine, batch {pre['batch_size']}, no weight decay) rather than D&T's 200-epoch CIFAR schedule. The D&T objective "
+        f"itself is unchanged (hints, clamps, λ_c = {hints['lmbda']:g} with budget {hints['budget']:g} updated "
+        "every step).",
+        f"- OE fine-tuning: {fine['epochs']} epochs, lr {fine['lr']:g}, batch {fine['batch_size']} in-distribution + "
+        f"{fine['oe_batch_size']} OE in one forward pass, "
+        f"+{fine['oe_weight']:g}·E[log b(x)] on the OE images with the D&T objective kept on in-distribution data and λ_c "
         "carried over from training (the paper does not state its fine-tuning schedule).",
         "- OE set: Fashion-MNIST Sandal and Bag; test OOD: unseen footwear, upsampled digits, Gaussian, "
         "Bernoulli, Blobs (as in Table 1 here). The paper averages over its own 8–9 OOD sets.",
-        "- Score of the branch: −b(x) (the paper does not spell it out). Unchanged: the 1:5 OOD ratio and "
-        "10 OOD re-draws per set; each number is also a mean over independently trained seeds.",
+        f"- Score of the branch: −b(x) (the paper does not spell it out). Unchanged: the 1:{d['ood_ratio']} OOD "
+        f"ratio and {d['n_draws']} OOD re-draws per set; each number is also a mean over independently trained seeds.",
     ])

@@ -492,8 +492,14 @@ def deviations(scale: str) -> str:
             "- The OE fine-tuning schedule is not stated; we use the MSP fine-tuning's (10 epochs, lr 0.001 cosine, "
             "batch 128 + 256 OE). OE set: 300K Random Images instead of 80 Million Tiny Images.",
         ])
-    sizes = ("36,000 training images (6 classes × 6,000), of which a fresh random 12,000 per joint-training "
-             "epoch" if scale == "cpu" else "1,500 training images, 500 test images, 1 epoch per phase")
+    from adlib.papers.hendrycks2019.report import reduced_sizes
+    from adlib.report import sci
+
+    cfg = run_config(scale, "gan_oe", 0)
+    joint, fine, d = cfg["joint"], cfg["finetune"], cfg["data"]
+    sizes = reduced_sizes(scale, cfg) + (f", of which a fresh random {joint['epoch_subset']:,} per joint-training "
+                                         "epoch" if scale == "cpu" else "")
+    decay = ", ".join(str(e) for e in joint["lr_decay_epochs"])
     return "\n".join([
         f"**Scale `{scale}`: a reduced analog, not the paper's setting.**", "",
         f"- In-distribution: Fashion-MNIST apparel classes {{T-shirt, Trouser, Pullover, Dress, Coat, Shirt}}, "
@@ -501,15 +507,19 @@ def deviations(scale: str) -> str:
         "- Networks: the official OE code's small MNIST ConvNet instead of a WRN-40-4; a DCGAN-lite for 28×28 "
         "(G: z 100 → 128×7×7 → 64×14×14 → 1×28×28, tanh rescaled to [0, 1]; D: 32 → 64 → 1) instead of "
         "Lee et al.'s CIFAR DCGAN.",
-        "- Joint training (Lee et al.'s joint confidence loss, β = 0.1, batch 64, Adam with G and D at 2e-4): "
-        + ("8 epochs of 12,000 images (a fresh random subset each epoch), lr × 0.1 after epoch 5, instead of "
+        f"- Joint training (Lee et al.'s joint confidence loss, β = {joint['beta']:g}, batch {joint['batch_size']}, "
+        f"Adam with G and D at {sci(joint['gan_lr'])}): "
+        + (f"{joint['epochs']} epochs of {joint['epoch_subset']:,} images (a fresh random subset each epoch), "
+           f"lr × {joint['lr_decay']:g} after epoch {decay}, instead of "
            "100 epochs over the full set (decay after 60); with ~1 % of upstream's optimiser steps the "
-           "classifier's Adam lr is 1e-3 instead of 2e-4."
-           if scale == "cpu" else "1 epoch, no lr decay, classifier Adam lr 1e-3.")
+           f"classifier's Adam lr is {sci(joint['lr'])} instead of 2e-4."
+           if scale == "cpu" else
+           f"{joint['epochs']} epoch, {'no lr decay' if not decay else f'lr decay after epoch {decay}'}, "
+           f"classifier Adam lr {sci(joint['lr'])}.")
         + " The MSP baseline is the same ConvNet trained alone with the same optimiser and schedule (β = 0), "
         "in this experiment; it is not Table 1's SGD-trained baseline.",
-        "- OE fine-tuning: " + ("5" if scale == "cpu" else "1") + " epoch(s), SGD lr 0.01 cosine, batch 50 "
-        "in-distribution + 100 OE in one forward pass, λ = 0.5 (the paper does not state its schedule). "
+        f"- OE fine-tuning: {fine['epochs']} epoch(s), SGD lr {fine['lr']:g} cosine, batch {fine['batch_size']} "
+        f"in-distribution + {fine['oe_batch_size']} OE in one forward pass, λ = {fine['oe_weight']:g} (the paper does not state its schedule). "
         "OE set: Fashion-MNIST Sandal and Bag.",
         "- Test OOD: unseen footwear, upsampled digits, Gaussian, Bernoulli, Blobs (as in Table 1 here); the "
         "paper averages over its own CIFAR OOD sets. Unchanged: the 1:5 OOD ratio and 10 OOD re-draws per set; "

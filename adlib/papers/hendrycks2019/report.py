@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from adlib.papers.hendrycks2019 import experiments as ex
 from adlib.papers.hendrycks2019.experiments import DETECTORS, METHOD_LABELS, METHODS, OOD_SET_LABELS, RUNNER, \
     check_data_present, run_config
 from adlib.report import Claim, fmt_pm, is_better, mean_std, paired_evidence
@@ -402,23 +403,48 @@ def deviations(scale: str, architecture: str = "default") -> str:
         return (f"Paper configuration ({net}, the paper's schedules). One deviation: 80 Million Tiny Images was "
                 "withdrawn in 2020, so the OE set is the 300K Random Images subset that the official code "
                 "points to; expect small numeric differences.")
-    sizes = ("36,000 training images (6 classes × 6,000)" if scale == "cpu"
-             else "1,500 training images, 500 test images, 1 epoch per phase")
+    cpu = {m: ex.run_config("cpu", m, 0, architecture=architecture) for m in ex.METHODS}
+    pre, fine = cpu["oe_tune"]["pretrain"], cpu["oe_tune"]["finetune"]
+    sizes = reduced_sizes(scale, cpu["baseline"])
+    fine_text = (f"lr {fine['lr']:g}, batch {fine['batch_size']} + {fine['oe_batch_size']} OE), "
+                 f"λ = {fine['oe_weight']:g}")
+    n_oe = len(cpu["baseline"]["data"]["oe_classes"]) * FMNIST_TRAIN_PER_CLASS
     return "\n".join([
         f"**Scale `{scale}`: a reduced analog, not the paper's setting.**", "",
         f"- In-distribution: Fashion-MNIST apparel classes {{T-shirt, Trouser, Pullover, Dress, Coat, Shirt}}, "
         f"{sizes}; the paper uses SVHN, CIFAR-10/100, Tiny ImageNet, Places365.",
-        "- OE set: Fashion-MNIST training images of Sandal and Bag (12,000), instead of 80 Million Tiny Images. "
+        f"- OE set: Fashion-MNIST training images of Sandal and Bag ({n_oe:,}), instead of 80 Million Tiny Images. "
         "Sandals are footwear, so the footwear test set is closer to the OE data than the paper's test sets are "
         "to 80 Million Tiny Images: its near-perfect +OE numbers say more about that overlap than about OE.",
         "- Test OOD: unseen footwear classes (Sneaker, Ankle boot), sklearn digits upsampled to 28×28, and the "
         "paper's Gaussian, Bernoulli and Blobs generators; the paper's real OOD sets need downloads.",
-        ("- Network: a narrow All-Convolutional Network (two 3×3 convolutions per stage at widths 8 and 16 "
+        (f"- Network: a narrow All-Convolutional Network (two 3×3 convolutions per stage at widths 8 and 16 "
          "instead of three at 96 and 192, then the 3×3/1×1/1×1 head, batch norm and GELU as in App. D); "
-         "5 baseline epochs, 3 OE fine-tuning epochs (lr 0.01, batch 50 + 100 OE), λ = 0.5."
+         f"{pre['epochs']} baseline epochs, {fine['epochs']} OE fine-tuning epochs ({fine_text}."
          if architecture == "allconvnet" else
-         "- Network: the official code's small MNIST ConvNet, not a WRN; 10 baseline epochs, 5 OE fine-tuning "
-         "epochs (lr 0.01, batch 50 + 100 OE), λ = 0.5; OE from scratch 10 epochs."),
-        "- Unchanged: the losses, the MSP and −H(U;p) scores, the 1:5 OOD ratio and the 10 OOD re-draws per set; "
+         f"- Network: the official code's small MNIST ConvNet, not a WRN; {pre['epochs']} baseline epochs, "
+         f"{fine['epochs']} OE fine-tuning epochs ({fine_text}; OE from scratch "
+         f"{cpu['oe_scratch']['scratch']['epochs']} epochs."),
+        f"- Unchanged: the losses, the MSP and −H(U;p) scores, the 1:{cpu['baseline']['data']['ood_ratio']} OOD "
+        f"ratio and the {cpu['baseline']['data']['n_draws']} OOD re-draws per set; "
         "in addition to the paper, each number is a mean over independently trained seeds.",
     ])
+
+
+FMNIST_TRAIN_PER_CLASS = 6000
+"""Training images per Fashion-MNIST class (the dataset's, not a setting)."""
+
+
+def reduced_sizes(scale: str, cpu_cfg: dict) -> str:
+    """The in-distribution sizes a reduced-scale box states: the cpu run's full classes, or the smoke
+    run's subsets (``cpu_cfg`` supplies the classes; the smoke numbers come from the smoke config)."""
+    if scale == "cpu":
+        k = len(cpu_cfg["data"]["in_classes"])
+        return f"{k * FMNIST_TRAIN_PER_CLASS:,} training images ({k} classes × {FMNIST_TRAIN_PER_CLASS:,})"
+    smoke = {m: ex.run_config("smoke", m, 0) for m in ex.METHODS}
+    epochs = {spec["epochs"] for cfg in smoke.values() for key in ("pretrain", "finetune", "scratch")
+              if (spec := cfg.get(key))}
+    (n_epochs,) = epochs
+    d = smoke["baseline"]["data"]
+    return (f"{d['train_subset']:,} training images, {d['test_subset']:,} test images, "
+            f"{n_epochs} epoch{'s' if n_epochs != 1 else ''} per phase")

@@ -488,24 +488,44 @@ def draw_schematic():
 
 def deviations(scale: str) -> str:
     """The one box stating how a run at ``scale`` differs from the paper's protocol."""
+    from adlib.papers.rafiee2021.experiments import run_config
+    from adlib.papers.rafiee2021.training import ALL_VS_ONE, ONE_VS_ALL
+    from adlib.report import sci
+
     if scale == "paper":
-        return ("- **Paper configuration**: full-width networks, 5 + 15 (one-vs-all) and 15 + 35 (all-vs-one) "
-                "epochs, batch 32, Adam (3e-4 CGAN, 2e-4 AE), the full train and test splits.\n"
+        one, all_ = ONE_VS_ALL, ALL_VS_ONE
+        return (f"- **Paper configuration**: full-width networks, {one.warmup_epochs} + {one.epochs} (one-vs-all) "
+                f"and {all_.warmup_epochs} + {all_.epochs} (all-vs-one) "
+                f"epochs, batch {one.batch_size}, Adam ({sci(one.lr_critic)} CGAN, {sci(one.lr_encoder)} AE), "
+                "the full train and test splits.\n"
                 "- Readings where the paper is silent or ambiguous: the code's pad + resize preprocessing; InfoNCE "
                 "negatives = every other position of every image (Eq. 1 as printed); an adversarial D_z; the score "
                 "with the paper's sums (the code's means are shown beside); z of L_FL seeded per run; Cats vs Dogs "
                 "split as GEOM (first 10,000 readable images of each class train, the rest test).")
+    # the lines describe cpu scale (smoke shrinks it)
+    one = run_config("cpu", "fmnist", "one_vs_all", 1, 0)
+    all_ = run_config("cpu", "fmnist", "all_vs_one", 1, 0)
+    tr = one["train"]
+    assert (all_["train"]["warmup_epochs"], all_["train"]["epochs"]) == (tr["warmup_epochs"], tr["epochs"])
     lines = [
         "Data: **Fashion-MNIST** only (the offline dataset); MNIST, CIFAR-10 and Cats vs Dogs need `scale='paper'`.",
-        "Networks at **0.25× width** (the paper's layer counts, a quarter of the channels; latent d = 100).",
-        "Training images: **1,000** of the 6,000 of the normal class (one-vs-all) and **2,000** stratified over "
-        "the 9 normal classes (all-vs-one; the paper: all 54,000). Epochs: 5 warm-up + 15 GAN for both schemes "
+        f"Networks at **{one['model']['width']:g}× width** (the paper's layer counts, a quarter of the channels; "
+        f"latent d = {one['model']['latent_dim']}).",
+        f"Training images: **{one['data']['n_train']:,}** of the 6,000 of the normal class (one-vs-all) and "
+        f"**{all_['data']['n_train']:,}** stratified over "
+        f"the 9 normal classes (all-vs-one; the paper: all 54,000). Epochs: {tr['warmup_epochs']} warm-up + "
+        f"{tr['epochs']} GAN for both schemes "
         "(the paper: 5 + 15 one-vs-all, 15 + 35 all-vs-one).",
         "Test: the full test split (clean pool). The public-code pool adds anomalies from the train split; "
-        "for one-vs-all 9,000 of its 63,000 images are drawn at random (stratified by class).",
-        "Everything else as at paper scale: Adam, batch 32, α = β = 0.3, λ = 0.1, ρ = 0.5, 3 seeds.",
+        f"for one-vs-all {one['data']['n_public_anomalous']:,} of its 63,000 images are drawn at random "
+        "(stratified by class).",
+        f"Everything else as at paper scale: Adam, batch {tr['batch_size']}, α = β = {tr['alpha']:g}, "
+        f"λ = {one['score']['lam']:g}, ρ = {one['score']['rho']:g}, 3 seeds.",
     ]
     if scale == "smoke":
-        lines.insert(0, "**Smoke scale**: 256 training images, 1 + 2 epochs, 200 + 200 test images, class 1 only: "
+        sm = run_config("smoke", "fmnist", "one_vs_all", 1, 0)
+        d, t = sm["data"], sm["train"]
+        lines.insert(0, f"**Smoke scale**: {d['n_train']:,} training images, {t['warmup_epochs']} + {t['epochs']} "
+                        f"epochs, {d['n_test_normal']:,} + {d['n_test_anomalous']:,} test images, class 1 only: "
                         "numbers are meaningless. The lines below describe the cpu scale it shrinks.")
     return "\n".join(f"- {line}" for line in lines)

@@ -412,12 +412,21 @@ def deviations(scale: str, artefact: str) -> str:
                 "colour jitter (0.01) of the authors' augmentation is left out; the OE images are blurred once "
                 "with `scipy.ndimage.gaussian_filter` rather than per sample with PIL's box-blur approximation. "
                 "ImageNet-30 (Table 2/6) is not runnable with adlib (no streaming loader for the 14 M ImageNet-22K OE images).")
+    from adlib.papers.ruff2021.experiments import OE_POOL_SIZE, run_config
+    from adlib.papers.ruff2021.grids import BLUR_SIGMAS_CPU
+    from adlib.report import sci
+
+    cpu = run_config("cpu", "hsc", 0, 0)  # the lines below describe cpu scale (smoke shrinks it)
+    data, tr = cpu["data"], cpu["train"]
+    drops = " and ".join(str(m) for m in tr["lr_milestones"])
     common = [
-        "Nominal data: **Fashion-MNIST**, one class at a time, **1,024** training images of that class "
-        "(the paper: all ≈ 5,000–6,000), **15 epochs** with learning-rate drops at epochs 5 and 10 (paper: "
-        "150–200 epochs), Adam 1e-3, weight decay 5e-7, balanced 128 + 128 batches, the MNIST LeNet (rep_dim 32).",
-        "OE (P1): for each nominal class a fixed pool of **4 of the other 9 Fashion-MNIST classes** (training "
-        "images); the **other 5 classes are the test anomalies**, so no test anomaly class is ever seen as OE "
+        f"Nominal data: **Fashion-MNIST**, one class at a time, **{data['n_nominal']:,}** training images of that "
+        f"class (the paper: all ≈ 5,000–6,000), **{tr['epochs']} epochs** with learning-rate drops at epochs "
+        f"{drops} (paper: 150–200 epochs), Adam {sci(tr['lr'])}, weight decay {sci(tr['weight_decay'])}, balanced "
+        f"{tr['batch_size']} + {tr['oe_batch_size']} batches, the MNIST LeNet (rep_dim {cpu['model']['rep_dim']}).",
+        f"OE (P1): for each nominal class a fixed pool of **{OE_POOL_SIZE} of the other 9 Fashion-MNIST classes** "
+        f"(training images); the **other {9 - OE_POOL_SIZE} classes are the test anomalies**, so no test anomaly "
+        "class is ever seen as OE "
         "(the paper: 80MTI / ImageNet-22K OE, every other class is a test anomaly). P2: OE = scikit-learn's "
         "1,797 digits upsampled to 28×28, tested on the full Fashion-MNIST test set (the analogue of MNIST with "
         "EMNIST-Letters OE).",
@@ -427,8 +436,13 @@ def deviations(scale: str, artefact: str) -> str:
         "the authors' MNIST code uses none either).",
     ]
     if scale == "smoke":
-        common.insert(0, "**Smoke scale**: 256 training images, 3 epochs, 1,000 test images, one class: numbers are meaningless.")
+        smoke = run_config("smoke", "hsc", 0, 0)
+        common.insert(0, f"**Smoke scale**: {smoke['data']['n_nominal']:,} training images, "
+                         f"{smoke['train']['epochs']} epochs, {smoke['data']['test_subset']:,} test images, one class: "
+                         "numbers are meaningless.")
     if artefact in ("figure3", "figure5", "figure6", "blur"):
-        common.append("Blur: σ ∈ {0, 1, 2, 4} px on 28×28 images (σ/width 0.036–0.14; the paper's CIFAR grid "
+        sig = ", ".join(f"{x:g}" for x in BLUR_SIGMAS_CPU)
+        common.append(f"Blur: σ ∈ {{{sig}}} px on 28×28 images (σ/width {min(x for x in BLUR_SIGMAS_CPU if x) / 28:.3f}–"
+                      f"{max(BLUR_SIGMAS_CPU) / 28:.2f}; the paper's CIFAR grid "
                       "reaches σ = 32 px on 32×32), `scipy.ndimage.gaussian_filter` once per OE image.")
     return "\n".join(f"- {line}" for line in common)

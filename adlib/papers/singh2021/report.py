@@ -17,7 +17,7 @@ import pandas as pd
 
 from adlib.papers.singh2021.experiments import (METHOD_LABELS, PAPER, RUNNER, check_data_present, run_config)
 from adlib.papers.singh2021.protocol import best_worst, per_combination, range_summary, split_combinations
-from adlib.report import Claim, t_interval
+from adlib.report import Claim, sci, t_interval
 from adlib.results import RunRecord
 from adlib.sweep import PaperRunner
 
@@ -711,18 +711,27 @@ def deviations(scale: str) -> str:
         return ("- **Paper configuration**: CIFAR-10 (2/8, 9/1, 5/5; five methods) and the 20 CIFAR-100 superclasses "
                 "(2/18; DROCC, DeepSVDD, DeepMAD); the paper's encoder (App. C) and Tables 18–20; every combination. "
                 "RECYCLE has no loader (obtained by hand).")
+    from adlib.papers.singh2021.experiments import run_config
+
+    cpu = {m: run_config("cpu", m, (0, 1), 0) for m in ("deep_svdd", "deepmad", "drocc")}
+    d, tr, drocc = cpu["drocc"]["data"], cpu["deep_svdd"]["train"], cpu["drocc"]
     lines = [
-        "Data: **Fashion-MNIST** (the paper's own dataset for Table 3) with **100 training and 100 test images per "
-        "class** (the paper: all 6,000 / 1,000).",
+        f"Data: **Fashion-MNIST** (the paper's own dataset for Table 3) with **{d['n_train_per_class']} training and "
+        f"{d['n_test_per_class']} test images per class** (the paper: all 6,000 / 1,000).",
         "Networks: a tiny bias-free encoder (conv 8, conv 4, dense to 128; the paper: conv 32/64/128), few epochs "
-        "(autoencoder 6, Deep SVDD / DeepMAD 12, DROCC 6), learning rate 1e-3 for the SVDD phase (paper 1e-4).",
-        "DeepMAD's δ by a training-data rule (0.75 × the median initial distance of the other normal classes; the "
-        "paper's 8.2 belongs to its encoder's feature scale); DROCC with standardised inputs, r = 8, γ = 1, 5 ascent steps.",
+        f"(autoencoder {tr['ae']['epochs']}, Deep SVDD / DeepMAD {tr['svdd']['epochs']}, DROCC "
+        f"{drocc['train']['drocc']['epochs']}), learning rate {sci(tr['svdd']['lr'])} for the SVDD phase (paper 1e-4).",
+        f"DeepMAD's δ by a training-data rule ({cpu['deepmad']['params']['delta_factor']:g} × the median initial distance of the other normal classes; the "
+        "paper's 8.2 belongs to its encoder's feature scale); DROCC with standardised inputs, "
+        f"r = {drocc['params']['radius']:g}, γ = {drocc['params']['gamma']:g}, {drocc['params']['ascent_steps']} "
+        "ascent steps.",
         f"Seeds: every combination of 2/8 and 9/1 on each seed; the 252 combinations of 5/5 on the first "
         f"{CPU_SEEDS_5_5} seed only, so their intervals are missing.",
     ]
     if scale == "smoke":
-        lines.insert(0, "**Smoke scale**: scikit-learn digits, 40 training and 30 test images per class, the first "
+        sd = run_config("smoke", "drocc", (0, 1), 0)["data"]
+        lines.insert(0, f"**Smoke scale**: scikit-learn digits, {sd['n_train_per_class']} training and "
+                        f"{sd['n_test_per_class']} test images per class, the first "
                         "combinations of each split only: numbers are meaningless. The lines below describe cpu scale.")
     return "\n".join(f"- {line}" for line in lines)
 
