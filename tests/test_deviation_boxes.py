@@ -143,3 +143,133 @@ def test_singh2021(scale):
     if scale == "smoke":
         sm = ex.run_config("smoke", "drocc", (0, 1), 0)["data"]
         _has(box, f"{sm['n_train_per_class']} training and {sm['n_test_per_class']} test images per class")
+
+
+@pytest.mark.parametrize("scale", (*SCALES, "paper"))
+def test_hendrycks2019_pixelcnn(scale):
+    from adlib.papers.hendrycks2019 import pixelcnn as px
+
+    box = px.deviations(scale)
+    cfg = px.run_config(scale, "bpp_oe", 0)
+    pre, fine, d, n_pix = cfg["pretrain"], cfg["finetune"], cfg["data"], cfg["num_pixels"]
+    if scale == "paper":
+        _has(box, f"OE fine-tuning for {fine['epochs']} epochs", f"λ = {fine['oe_weight']:g}",
+             f"num_pixels = {n_pix:,} sub-pixels", f"The learning rate ({sci(fine['lr'])})")
+        return
+    m = cfg["model"]
+    _has(box, f"{m['n_res']} masked-B 3×3 residual layers, {m['channels']} channels",
+         f"Adam, lr {sci(pre['lr'])}, batch {pre['batch_size']}", f"OE fine-tuning: {fine['epochs']} epoch",
+         f"Sandal and Bag ({d['oe_subset']:,} images)", f"max{{0, {n_pix} + nll_bits",
+         f"λ = {fine['oe_weight']:g} and lr {sci(fine['lr'])}", f"num_pixels = {n_pix} (one channel)",
+         f"A {d['test_subset']:,}-image subset", f"each OOD draw has {d['test_subset'] // d['ood_ratio']:,} images",
+         f"the 1:{d['ood_ratio']} OOD ratio and {d['n_draws']}")
+    if scale == "smoke":
+        _has(box, f"{d['train_subset']:,} training images, {pre['epochs']} epoch, a {d['test_subset']:,}-image "
+                  f"test subset, {d['n_draws']} OOD draws")
+    else:
+        _has(box, f"a {d['train_subset']:,}-image training subset (of {len(d['in_classes']) * 6000:,}), "
+                  f"{pre['epochs']} epochs")
+        paper = px.run_config("paper", "bpp_oe", 0)["data"]  # "Unchanged: the 1:5 OOD ratio and 10 re-draws"
+        assert (paper["ood_ratio"], paper["n_draws"]) == (d["ood_ratio"], d["n_draws"])
+
+
+def _text_net(model):
+    from adlib.papers.hendrycks2019 import text_report
+
+    return text_report._model_kwargs(model)
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_hendrycks2019_text_classifier(scale):
+    from adlib.papers.hendrycks2019 import text, text_report
+
+    box = text_report.deviations(scale, "classifier")
+    cfg, cpu = (text.classifier_config(s, "oe_tune", 0) for s in (scale, "cpu"))
+    d, c, pre, fine = cfg["data"], cpu["data"], cpu["pretrain"], cpu["finetune"]
+    net = _text_net(cpu["model"])
+    _has(box, f"{d['n_train']:,} training, {d['n_test']:,} test and {d['n_oe']:,} OE sequences",
+         f"synthetic {c['n_classes']}-class", f"over {c['vocab_size']} tokens (Dirichlet({c['concentration']:g})",
+         f"sequences of {c['length'][0]}–{c['length'][1]} tokens", f"sequences of {c['oe_chains']} other",
+         f"{c['ood_chains']} unseen chains", f"(Dirichlet({c['low_entropy_concentration']:g}) rows)",
+         f"(embedding {net['embed_dim']} → {net['num_layers']}-layer GRU {net['hidden']} → linear)",
+         f"Adam at lr {pre['lr']:g}", f"batch {fine['batch_size']} + {fine['oe_batch_size']} OE",
+         f"λ = {fine['oe_weight']:.1f}, {fine['epochs']} OE epochs (the paper's number",
+         f"the 1:{c['ood_ratio']} OOD ratio and {c['n_draws']} OOD re-draws")
+    if scale == "smoke":
+        _has(box, f"{cfg['pretrain']['epochs']} epoch per phase")
+        assert cfg["pretrain"]["epochs"] == cfg["finetune"]["epochs"]
+    else:
+        _has(box, f"{pre['epochs']} baseline epochs, {fine['epochs']} OE epochs")
+    # the "Unchanged" line: the cpu run keeps the paper's network and OE recipe
+    paper = text.classifier_config("paper", "oe_tune", 0)
+    assert _text_net(paper["model"])["hidden"] == net["hidden"]
+    for key in ("lr", "batch_size", "oe_batch_size", "oe_weight", "epochs"):
+        assert paper["finetune"][key] == fine[key], key
+    assert paper["pretrain"]["lr"] == pre["lr"]
+    assert (paper["data"]["ood_ratio"], paper["data"]["n_draws"]) == (c["ood_ratio"], c["n_draws"])
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_hendrycks2019_text_lm(scale):
+    from adlib.papers.hendrycks2019 import text, text_report
+
+    box = text_report.deviations(scale, "lm")
+    cfg, cpu = (text.lm_config(s, "oe_tune", 0) for s in (scale, "cpu"))
+    d, c, pre, fine = cfg["data"], cpu["data"], cpu["pretrain"], cpu["finetune"]
+    net = _text_net(cpu["model"])
+    shift = round(100 * c["shift_weight"])
+    lo, hi = c["oe_concentration_range"]
+    _has(box, f"{d['n_train']:,} training, {d['n_test']:,} test and {d['n_oe']:,} OE sequences",
+         f"over {c['vocab_size']} tokens (Dirichlet({c['concentration']:g}) rows)",
+         f"fixed sequences of {c['seq_len']} tokens", f"sequences of {c['oe_chains']} other chains",
+         f"concentrations from {lo:g} to {hi:g}", f"{100 - shift} % the in-distribution rows and {shift} % new",
+         f"The {shift} % shift was chosen",  # the pilot's story is typed: a new shift needs a new story
+         f"a {net['num_layers']}-layer GRU language model (embedding {net['embed_dim']}, hidden {net['hidden']})",
+         f"Adam (lr {pre['lr']:g}, clip {pre['clip']:g})", f"with weight {fine['oe_weight']:g}",
+         f"the 1:{c['ood_ratio']} OOD ratio and {c['n_draws']} OOD re-draws")
+    if scale == "smoke":
+        _has(box, f"{cfg['pretrain']['epochs']} epoch per phase")
+    else:
+        _has(box, f"{pre['epochs']} baseline epochs, {fine['epochs']} OE epochs")
+    paper = text.lm_config("paper", "oe_tune", 0, in_dataset="ptb_word")
+    assert paper["data"]["seq_len"] == c["seq_len"]  # "the paper's word-level length"
+    assert paper["finetune"]["oe_weight"] == fine["oe_weight"]
+    assert (paper["data"]["ood_ratio"], paper["data"]["n_draws"]) == (c["ood_ratio"], c["n_draws"])
+
+
+@pytest.mark.parametrize("scale", (*SCALES, "paper"))
+def test_ahmed2020_baselines(scale):
+    from adlib.papers.ahmed2020 import appendix_d, baselines_report
+
+    box = baselines_report.deviations(scale)
+    gmm = appendix_d.run_config("cpu" if scale == "smoke" else scale, "dataset_shift", 0)["gmm"]
+    _has(box, f"one 1-D {gmm['n_components']}-component", f"fitted on {gmm['n_pixels']:,} of the channel's",
+         f"variance floor {sci(gmm['reg_covar'])}")
+    if scale == "paper":
+        return
+    cpu = appendix_d.run_config("cpu", "dataset_shift", 0)["data"]
+    smoke = appendix_d.run_config("smoke", "dataset_shift", 0)["data"]
+    assert cpu["n_test"] is None  # the full 10,000-image Fashion-MNIST test split
+    _has(box, f"Each has {cpu['n_ood']:,} images", f"(digits: {min(cpu['n_ood'], 1797):,}) against 10,000",
+         f"a skew of ≈ {100 * cpu['n_ood'] / (cpu['n_ood'] + 10_000):.1f} %",
+         f"(smoke: {smoke['n_ood']:,}\n  against {smoke['n_test']:,})")
+
+
+@pytest.mark.parametrize("scale", (*SCALES, "paper"))
+def test_ruff2021_toy(scale):
+    from adlib.papers.ruff2021 import toy
+
+    box = toy.deviations(scale)
+    ideal, skewed = (toy.toy_config("cpu", st, "hsc", 0) for st in toy.SETTINGS)
+    d, tr, ev = ideal["data"], ideal["train"], ideal["eval"]
+    ann, gau = d["oe"], skewed["data"]["oe"]
+    assert (skewed["data"]["n_nominal"], skewed["data"]["n_oe"]) == (d["n_nominal"], d["n_oe"])
+    assert d["nominal"] == {"mean": [0.0, 0.0], "std": 1.0} and tr["weight_decay"] == 0
+    _has(box, f"{d['n_nominal']} nominal points ~ N(0, I₂)",
+         f"*ideal* OE = {d['n_oe']} points uniform on the annulus {ann['r_min']:g} ≤ r ≤ {ann['r_max']:g}",
+         f"*skewed* OE = {d['n_oe']} points ~ N(({gau['mean'][0]:g}, {gau['mean'][1]:g}), {gau['std']:g}² I)",
+         f"{toy.STEPS['cpu']:,} steps of full-batch Adam (lr {sci(tr['lr'])}, no weight decay)",
+         f"Linear({ideal['model']['rep_dim']}→1)", f"the {ev['quantile']:.0%} quantile",
+         f"on {ev['circle_points']} points of the circle r = {ev['circle_radius']:g}",
+         f"({toy.STEPS[scale]} " if scale != "smoke" else f"{toy.STEPS['smoke']} training steps")
+    assert toy.toy_config(scale, "ideal", "hsc", 0)["train"]["steps"] == toy.STEPS[scale]

@@ -345,32 +345,53 @@ def table5_claims(summary: pd.DataFrame) -> list[Claim]:
 
 def deviations(scale: str) -> str:
     """What differs from the paper's protocol at this scale (Markdown)."""
+    from adlib.papers.hendrycks2019.report import FMNIST_TRAIN_PER_CLASS
+    from adlib.report import sci
+
+    cfg = run_config(scale, "bpp_oe", 0)
+    pre, fine, d = cfg["pretrain"], cfg["finetune"], cfg["data"]
     if scale == "paper":
         return "\n".join([
             "Paper configuration (for reference; **not runnable here**): PixelCNN++ on CIFAR-10 (a pretrained "
-            "checkpoint), OE fine-tuning for 2 epochs with nll(x_in) + λ·max{0, num_pixels + nll(x_in) − "
-            "nll(x_out)}, λ = 1, nll in bits, num_pixels = 3,072 sub-pixels. This project has no PixelCNN++, "
-            "so running this scale is an error. The learning rate (1e-4) and λ are not stated in the paper.",
+            f"checkpoint), OE fine-tuning for {fine['epochs']} epochs with nll(x_in) + λ·max{{0, num_pixels + "
+            "nll(x_in) − "
+            f"nll(x_out)}}, λ = {fine['oe_weight']:g}, nll in bits, num_pixels = {cfg['num_pixels']:,} sub-pixels. "
+            "This project has no PixelCNN++, "
+            f"so running this scale is an error. The learning rate ({sci(fine['lr'])}) and λ are not stated in "
+            "the paper.",
         ])
     smoke = scale == "smoke"
-    sizes = ("300 training images, 1 epoch, a 200-image test subset, 2 OOD draws" if smoke
-             else "a 6,000-image training subset (of 36,000), 3 epochs")
+    n_in = len(d["in_classes"]) * FMNIST_TRAIN_PER_CLASS
+    sizes = (f"{d['train_subset']:,} training images, {_epochs(pre['epochs'])}, a {d['test_subset']:,}-image test "
+             f"subset, {d['n_draws']} OOD draws" if smoke
+             else f"a {d['train_subset']:,}-image training subset (of {n_in:,}), {_epochs(pre['epochs'])}")
+    m = cfg["model"]
+    fine_epochs = _epochs(fine['epochs'])
     return "\n".join([
         f"**Scale `{scale}`: a reduced analog, not the paper's setting.**", "",
         f"- In-distribution: Fashion-MNIST apparel classes {{T-shirt, Trouser, Pullover, Dress, Coat, Shirt}}, "
         f"28×28 grayscale, {sizes}; the paper uses CIFAR-10 (32×32 colour).",
-        "- Model: a small PixelCNN (masked-A 7×7 conv, 4 masked-B 3×3 residual layers, 16 channels, 1×1 head, "
+        f"- Model: a small PixelCNN (masked-A 7×7 conv, {m['n_res']} masked-B 3×3 residual layers, "
+        f"{m['channels']} channels, 1×1 head, "
         "256-way softmax per pixel) instead of PixelCNN++ (discretized logistic mixture, ~2.95 bits/dim); it is "
         "smaller than spec §8.1's plan (5 residual layers, 32 channels, 12k images, 5 epochs) to fit the CPU "
-        "budget. Trained with Adam, lr 1e-3, batch 32, no learning-rate schedule; no resuming mid-training.",
-        "- OE fine-tuning: " + ("1 epoch" if smoke else "1 epoch (the paper: 2)") + " over the training subset "
-        "in pairs (x_in, x_out), x_out from Fashion-MNIST Sandal and Bag (" + ("300" if smoke else "6,000") +
-        " images) instead of 80 Million Tiny Images; loss nll_bits(x_in) + λ·max{0, 784 + nll_bits(x_in) − "
-        "nll_bits(x_out)} with λ = 1 and lr 1e-3 (neither stated in the paper); num_pixels = 784 (one channel).",
+        f"budget. Trained with Adam, lr {sci(pre['lr'])}, batch {pre['batch_size']}, no learning-rate schedule; "
+        "no resuming mid-training.",
+        "- OE fine-tuning: " + (fine_epochs if smoke else f"{fine_epochs} (the paper: 2)") + " over the training "
+        "subset in pairs (x_in, x_out), x_out from Fashion-MNIST Sandal and Bag (" + f"{d['oe_subset']:,}" +
+        f" images) instead of 80 Million Tiny Images; loss nll_bits(x_in) + λ·max{{0, {cfg['num_pixels']} + "
+        "nll_bits(x_in) − "
+        f"nll_bits(x_out)}} with λ = {fine['oe_weight']:g} and lr {sci(fine['lr'])} (neither stated in the paper); "
+        f"num_pixels = {cfg['num_pixels']} (one channel).",
         "- Test OOD: unseen footwear, upsampled sklearn digits, Gaussian, Bernoulli, Blobs (the R1 sets), the "
         "synthetic ones quantised to 256 levels; the paper uses its 8 CIFAR OOD sets (SVHN plays the role the "
-        "digits play here). " + ("A 200" if smoke else "A 2,000") + "-image subset of the in-distribution test "
-        "set (the paper uses all 10,000 of CIFAR-10's), so each OOD draw has " + ("40" if smoke else "400") +
-        " images. Unchanged: the 1:5 OOD ratio and " + ("2 (not 10)" if smoke else "10") + " OOD re-draws per "
+        f"digits play here). A {d['test_subset']:,}-image subset of the in-distribution test "
+        "set (the paper uses all 10,000 of CIFAR-10's), so each OOD draw has "
+        f"{d['test_subset'] // d['ood_ratio']:,} images. Unchanged: the 1:{d['ood_ratio']} OOD ratio and "
+        + (f"{d['n_draws']} (not 10)" if smoke else f"{d['n_draws']}") + " OOD re-draws per "
         "set; each number is also a mean over independently trained seeds.",
     ])
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch{'s' if n != 1 else ''}"

@@ -404,29 +404,47 @@ def figure1_claims(records: dict[RunKey, RunRecord]) -> list[Claim]:
 
 def deviations(scale: str) -> str:
     """What differs from the paper's Figure 1 (Markdown)."""
+    from adlib.report import sci
+
+    check_scale(scale)
+    ideal, skewed = (toy_config("cpu", st, "bce", 0) for st in SETTINGS)  # the lines describe cpu scale
+    d, tr, ev, rep = ideal["data"], ideal["train"], ideal["eval"], ideal["model"]["rep_dim"]
+    ann, gau = ideal["data"]["oe"], skewed["data"]["oe"]
+    nom = d["nominal"]
+    nominal = ("N(0, I₂)" if (list(nom["mean"]), nom["std"]) == ([0.0, 0.0], 1.0)
+               else f"N(({', '.join(f'{m:g}' for m in nom['mean'])}), {nom['std']:g}² I)")
+    decay = "no weight decay" if not tr["weight_decay"] else f"weight decay {sci(tr['weight_decay'])}"
     lines = [
         "- **The toy data are ours.** The paper gives no data generator or training details for Figure 1. "
-        "We use spec §8.3's: 500 nominal points ~ N(0, I₂); *ideal* OE = 500 points uniform on the annulus "
-        "3 ≤ r ≤ 6; *skewed* OE = 500 points ~ N((4, 0), 0.5² I). The data are drawn with the run seed.",
+        f"We use spec §8.3's: {d['n_nominal']} nominal points ~ {nominal}; *ideal* OE = {d['n_oe']} points "
+        f"uniform on the annulus {ann['r_min']:g} ≤ r ≤ {ann['r_max']:g}; *skewed* OE = {d['n_oe']} points ~ "
+        f"N(({', '.join(f'{m:g}' for m in gau['mean'])}), {gau['std']:g}² I). The data are drawn with the run "
+        "seed.",
         "- **Linear output layer instead of the repository's sigmoid.** The authors' `toy_Net` is "
         "Linear(2→256) → BatchNorm → ELU → Linear(256→32) → sigmoid. With the sigmoid, HSC's nominal region "
-        "is *not* compact in the skewed setting (spec §8.4: 0.56–0.64 of the r = 7.5 circle predicted nominal, "
+        f"is *not* compact in the skewed setting (spec §8.4: 0.56–0.64 of the r = {ev['circle_radius']:g} circle "
+        "predicted nominal, "
         "3 seeds), contradicting the figure; with a linear output (ours) the figure's message reproduces "
         "(spec §9 item 19).",
-        f"- Training: {STEPS['cpu']:,} steps of full-batch Adam (lr 1e-3, no weight decay) at `cpu` scale, the "
+        f"- Training: {STEPS['cpu']:,} steps of full-batch Adam (lr {sci(tr['lr'])}, {decay}) at `cpu` scale, "
+        "the "
         "upper end of spec §8.3's 1,000–2,000 (its pilot ran 2,000): after 1,000 steps HSC's skewed-setting "
-        "region is not converged yet and has thin lobes that reach the r = 7.5 circle. BatchNorm sees the mixed "
+        f"region is not converged yet and has thin lobes that reach the r = {ev['circle_radius']:g} circle. "
+        "BatchNorm sees the mixed "
         "nominal + OE batch; "
-        "HSC with the pseudo-Huber h (the paper's default) and score h(φ(x)); BCE = φ + Linear(32→1), score = "
+        f"HSC with the pseudo-Huber h (the paper's default) and score h(φ(x)); BCE = φ + Linear({rep}→1), "
+        "score = "
         "the logit.",
         "- The paper does not say where its decision boundary lies. Ours: a point is predicted nominal when its "
-        "score is at most the 95% quantile of the nominal training scores. The panels show the first seed; "
-        "the claims check every seed on 360 points of the circle r = 7.5 (outside all training data).",
+        f"score is at most the {ev['quantile']:.0%} quantile of the nominal training scores. The panels show the "
+        "first seed; "
+        f"the claims check every seed on {ev['circle_points']} points of the circle r = {ev['circle_radius']:g} "
+        "(outside all training data).",
     ]
     head = {"smoke": f"**Scale `smoke`: {STEPS['smoke']} training steps, 1 seed; the regions and numbers are "
                      "not meaningful.**",
             "cpu": f"Scale `cpu`: the spec's full configuration for this toy ({STEPS['cpu']} full-batch steps); "
                    "no Fashion-MNIST is involved.",
             "paper": f"Scale `paper`: the same configuration as `cpu` ({STEPS['paper']} steps); the paper's own "
-                     "toy setting is unknown."}[check_scale(scale)]
+                     "toy setting is unknown."}[scale]
     return "\n".join([head, "", *lines])
