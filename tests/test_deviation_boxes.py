@@ -242,7 +242,7 @@ def test_ahmed2020_baselines(scale):
     from adlib.papers.ahmed2020 import appendix_d, baselines_report
 
     box = baselines_report.deviations(scale)
-    gmm = appendix_d.run_config("cpu" if scale == "smoke" else scale, "dataset_shift", 0)["gmm"]
+    gmm = appendix_d.run_config(scale, "dataset_shift", 0)["gmm"]
     _has(box, f"one 1-D {gmm['n_components']}-component", f"fitted on {gmm['n_pixels']:,} of the channel's",
          f"variance floor {sci(gmm['reg_covar'])}")
     if scale == "paper":

@@ -319,8 +319,7 @@ def deviations(scale: str) -> str:
     from adlib.papers.ahmed2020.appendix_d import FMNIST_CLASSES, run_config
     from adlib.report import sci
 
-    # the GMM lines describe cpu and paper scale (smoke fits fewer pixels)
-    gmm = run_config("cpu" if scale == "smoke" else scale, "dataset_shift", 0)["gmm"]
+    gmm = run_config(scale, "dataset_shift", 0)["gmm"]
     k, n_pix = gmm["n_components"], gmm["n_pixels"]
     common = f"""* **GMM** (the paper: "a mixture of 3 Gaussians, trained channel-wise at a pixel-level"): per
   channel, one 1-D {k}-component `sklearn.mixture.GaussianMixture` fitted on {n_pix:,} of the channel's

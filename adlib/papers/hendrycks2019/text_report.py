@@ -163,7 +163,9 @@ def deviations(scale: str, task: str = "classifier") -> str:
     else:
         phases = f"{cfg['pretrain']['epochs']} baseline epochs, {cfg['finetune']['epochs']} OE epochs"
     sizes = (f"{d['n_train']:,} training, {d['n_test']:,} test and {d['n_oe']:,} OE sequences"
-             + (", " if smoke else "; ") + phases)
+             + (", " if smoke else "; ") + phases
+             + (f", {d['n_draws']} OOD re-draw{'s' if d['n_draws'] != 1 else ''} (the line \"Unchanged\" "
+                "describes the cpu scale)" if smoke else ""))
     if task == "classifier":
         lo, hi = c["length"]
         return "\n".join([
