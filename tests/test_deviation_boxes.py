@@ -273,3 +273,24 @@ def test_ruff2021_toy(scale):
          f"on {ev['circle_points']} points of the circle r = {ev['circle_radius']:g}",
          f"({toy.STEPS[scale]} " if scale != "smoke" else f"{toy.STEPS['smoke']} training steps")
     assert toy.toy_config(scale, "ideal", "hsc", 0)["train"]["steps"] == toy.STEPS[scale]
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_ahmed2020_holdout_box(scale):
+    from adlib.models import create_model
+    from adlib.papers.ahmed2020 import experiments as ex
+    from adlib.papers.ahmed2020 import report as ar
+
+    box = ar.deviations(scale)
+    coarse, small = ar.benchmarks_at(scale)["cifar10"], ar.benchmarks_at(scale)["stl10"]
+    c = ex.run_config(scale, coarse, 0, "rotation", 0)
+    s = ex.run_config(scale, small, 0, "rotation", 0)
+    params = sum(p.numel() for p in create_model("small_convnet", num_classes=len(ex.benchmark(coarse).members) - 1,
+                                                  width=c["model"]["width"]).parameters())
+    _has(box, f"w = {c['model']['width']}, {params:,} parameters",
+         f"{c['train']['epochs']} epoch", f"{s['train']['epochs']} epoch",
+         f"at epochs {'/'.join(map(str, c['train']['lr_milestones']))} of {c['train']['epochs']}",
+         f"divided by {1 / c['train']['lr_gamma']:g}", f"λ is the paper's ({c['train']['aux_weight']:.1f} and "
+         f"{s['train']['aux_weight']:.1f})")
+    if c["data"]["train_per_class"]:
+        _has(box, f"{c['data']['train_per_class']} training images per class")
