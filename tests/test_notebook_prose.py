@@ -9,12 +9,18 @@ equals, as printed, a value the notebook's paper reports in its values CSVs. Sec
 reported value are listed in ``ALLOWED`` with the reason; an entry that no longer matches anything
 fails too, so the list stays small and true.
 
-``ADLIB_PROSE_ROOT`` points the scan at another checkout's notebooks (e.g. to see it fail on a
-tree whose prose still types the paper's numbers).
+The claims tables (``Claim(...)`` texts built by ``adlib/papers/<paper>/*.py`` and stored under
+``results/<paper>/claims/``) follow the same rule: the string literals passed to ``Claim(...)`` (or to
+a ``*_claim(...)`` helper) must not type a number the paper reports; the claims format it from the
+values CSVs. ``CLAIMS_ALLOWED`` lists the thresholds that coincide with a reported value.
+
+``ADLIB_PROSE_ROOT`` points the scans at another checkout's notebooks and report modules (e.g. to
+see them fail on a tree whose prose or claims still type the paper's numbers).
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 from functools import lru_cache
@@ -117,10 +123,90 @@ def test_derived_paper_numbers_match_the_papers_text():
     # ahmed2020 §6 / spec: "AP 1.3–2.9× the skew", "+0.12 to +1.70", "28 of 43", "5/5", "42/43"
     assert table5_paper_prose_numbers() == {
         "ratio_lo": "1.3", "ratio_hi": "2.9", "gain_lo": "+0.12", "gain_hi": "+1.70",
-        "rot_msp_members": "28 of 43", "cpc_msp_subsets": "5/5", "cpc_acc_members": "42/43"}
+        "rot_msp_members": "28 of 43", "cpc_msp_subsets": "5/5", "cpc_acc_members": "42/43",
+        "rot_msp_subsets": "5/5", "cpc_acc_subsets": "5/5", "ratio_cifar10": "3.5"}
     # ahmed2020 Appendix D: 96.84–99.77 on the easy sets, 58.06 on LSUN (crop), edge energy about 87.5 %
     assert paper_prose_numbers() == {"gmm_lo": "96.84", "gmm_hi": "99.77", "gmm_lsun_crop": "58.06",
                                      "edge_lsun_crop": "87.5"}
     # singh2021 §5: "DeepMAD has about 10% improvement" on CIFAR-100; Tables 10, 11: 9 of the best 10 pairs
     assert paper_cifar100_gain() == 10
     assert paper_superclass10_count() == "9 of 10"
+
+
+def test_derived_claim_numbers_match_the_papers_tables():
+    """The paper numbers the claims derive from the values equal what the book's claims said before."""
+    from adlib.papers.ahmed2020.report import paper_accuracy_ap_rho, paper_odin_wins
+
+    # ahmed2020 Tables 3 / 4: ODIN > MSP per class; Spearman ρ(accuracy, MSP AP), classification-only
+    assert paper_odin_wins("table3") == "8/10 classification-only, 7/10 rotation"
+    assert paper_odin_wins("table4") == "7/10 classification-only, 5/10 rotation"
+    assert (paper_accuracy_ap_rho("table3"), paper_accuracy_ap_rho("table4")) == ("−0.07", "+0.74")
+
+
+# ---------------------------------------------------------------------------------------------
+# the claims tables
+
+CLAIM_MODULES = sorted(p for paper in pv.PAPERS for p in (ROOT / "adlib" / "papers" / paper).glob("*.py"))
+
+#: (module, number as typed, why it is not a quoted result)
+CLAIMS_ALLOWED: set[tuple[str, str, str]] = {
+    ("hendrycks2019/calibration", "0.5", "the claim's tolerance, 0.5 RMS points (a threshold, not a result)"),
+    ("singh2021/report", "0.5", "AUC 0.5, a random detector (a constant, not a result)"),
+}
+
+
+def _is_claim_call(node: ast.AST) -> bool:
+    if not isinstance(node, ast.Call):
+        return False
+    name = getattr(node.func, "id", None) or getattr(node.func, "attr", None) or ""
+    return name == "Claim" or name.endswith("_claim")
+
+
+def typed_claim_numbers(path: Path) -> list[tuple[int, str, str]]:
+    """(line, number, artefacts) for each number, in a string literal passed to ``Claim(...)`` or a
+    ``*_claim(...)`` helper of ``path``, that ``path``'s paper reports."""
+    reported = reported_numbers(path.parent.name)
+    hits = []
+    for call in (n for n in ast.walk(ast.parse(path.read_text(encoding="utf-8"))) if _is_claim_call(n)):
+        for arg in list(call.args) + [k.value for k in call.keywords]:
+            for node in ast.walk(arg):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    for m in NUMBER.finditer(node.value):
+                        if m.group(1) in reported:
+                            hits.append((node.lineno, m.group(1), ", ".join(sorted(set(reported[m.group(1)])))))
+    return sorted(set(hits))
+
+
+def _module(path: Path) -> str:
+    return f"{path.parent.name}/{path.stem}"
+
+
+def test_the_claim_scan_sees_the_report_modules():
+    assert {p.parent.name for p in CLAIM_MODULES} == set(pv.PAPERS)
+    assert sum(bool([n for n in ast.walk(ast.parse(p.read_text(encoding="utf-8"))) if _is_claim_call(n)])
+               for p in CLAIM_MODULES) >= 10
+
+
+@pytest.mark.parametrize("path", CLAIM_MODULES, ids=_module)
+def test_no_paper_number_is_typed_in_claims(path):
+    allowed = {number for module, number, _ in CLAIMS_ALLOWED if module == _module(path)}
+    typed = [(line, number, arts) for line, number, arts in typed_claim_numbers(path) if number not in allowed]
+    assert not typed, (
+        f"{_module(path)}: a claim types number(s) the paper reports; format them from the values CSVs "
+        "instead (adlib.paper_values.paper_printed / printed_number), or, for a threshold or constant, add "
+        "it to CLAIMS_ALLOWED with the reason:\n"
+        + "\n".join(f"  line {line}: {number} (printed in {arts})" for line, number, arts in typed))
+
+
+def test_every_claims_allowed_number_is_still_there():
+    by_name = {_module(p): p for p in CLAIM_MODULES}
+    stale = [(module, number) for module, number, _ in CLAIMS_ALLOWED
+             if module not in by_name or number not in {n for _, n, _ in typed_claim_numbers(by_name[module])}]
+    assert not stale, f"CLAIMS_ALLOWED entries that match nothing any more (remove them): {stale}"
+
+
+def test_the_claim_scan_finds_a_typed_number():
+    src = 'Claim("t1", "BCE and HSC within 2 points (paper: 96.1 vs 95.9)", True, f"ours {x:.1f}")\n'
+    call = next(n for n in ast.walk(ast.parse(src)) if _is_claim_call(n))
+    texts = [n.value for n in ast.walk(call) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    assert [m.group(1) for t in texts for m in NUMBER.finditer(t)] == ["96.1", "95.9"]

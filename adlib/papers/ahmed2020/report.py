@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from adlib.papers.ahmed2020 import experiments as ex
+from adlib.paper_values import paper_printed
 from adlib.report import Claim
 from adlib.scales import check_scale
 from adlib.sweep import PaperRunner
@@ -278,7 +279,7 @@ def holdout_claims(df: pd.DataFrame, bench: str, artefact: str, paper_label: str
         counts[method] = (int(better.sum()), len(better))
     wins = sum(c[0] for c in counts.values())
     cells = sum(c[1] for c in counts.values())
-    paper_counts = {"table3": "8/10 classification-only, 7/10 rotation", "table4": "7/10 and 5/10"}
+    paper_counts = {art: paper_odin_wins(art) for art in ("table3", "table4")}
     claims.append(Claim(artefact, "ODIN (T = 1000, ε = 5e-5, fixed) beats MSP most of the time", wins > cells / 2,
                         f"ODIN > MSP (seed means) for {counts['classification'][0]}/{counts['classification'][1]} "
                         f"classes classification-only, {counts['rotation'][0]}/{counts['rotation'][1]} with rotation "
@@ -367,21 +368,25 @@ def fine_grained_claims(df: pd.DataFrame, scale: str) -> list[Claim]:
         ratios[label] = float(cls.mean()) / (100 * ex.skew(bench))
         above[label] = bool(cls.mean() > 100 * ex.skew(bench) and rot.mean() > 100 * ex.skew(bench))
         gains.append((label, *_gain(cls, rot)))
+    p5 = table5_paper_prose_numbers()
     claims = [
         Claim("table5", "Fine-grained hold-out is harder: the MSP AP relative to the skew is lower than on the "
                         "coarse benchmark", all(r < coarse_ratio for r in ratios.values()),
               f"AP/skew (classification-only MSP): {ex.benchmark(coarse).label} {coarse_ratio:.2f}; "
-              + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()) + ". Paper: 1.3–2.9× skew on ImageNet "
-              "subsets against 3.5× on CIFAR-10."),
+              + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()) + f". Paper: {p5['ratio_lo']}–{p5['ratio_hi']}× skew on "
+              f"ImageNet subsets against {p5['ratio_cifar10']}× on CIFAR-10."),
         Claim("table5", "Every subset-average MSP AP is above the random detector's", all(above.values()),
               ", ".join(f"{k}: {'above' if v else 'NOT above'}" for k, v in above.items()) + "."),
-        Claim("table5", "Rotation raises the subset-average MSP AP (paper: 5/5 subsets, +0.12 to +1.70)",
+        Claim("table5", f"Rotation raises the subset-average MSP AP (paper: {p5['rot_msp_subsets']} subsets, "
+                        f"{p5['gain_lo']} to {p5['gain_hi']})",
               all(g[1] for g in gains),
               "; ".join(f"{label} {mean:+.2f} (up in {ups} seeds)" for label, _, mean, ups in gains) + "."),
     ]
     cpc = df[df.method == "cpc"]
+    cpc_text = (f"CPC raises the subset-average MSP AP ({p5['cpc_msp_subsets']}) and accuracy "
+                f"({p5['cpc_acc_subsets']})")
     if cpc.empty:
-        claims.append(Claim("table6", "CPC raises the subset-average MSP AP (5/5) and accuracy (5/5)", None,
+        claims.append(Claim("table6", cpc_text, None,
                             "CPC runs on the ImageNet subsets at paper scale only (not run at this scale)."))
     else:
         base = df[(df.method == "classification") & df.network.str.contains("cpc")]
@@ -391,7 +396,7 @@ def fine_grained_claims(df: pd.DataFrame, scale: str) -> list[Claim]:
                 res.append((ex.benchmark(bench).label, metric,
                             *_gain(base[base.benchmark == bench].groupby("seed")[metric].mean(),
                                    cpc[cpc.benchmark == bench].groupby("seed")[metric].mean())))
-        claims.append(Claim("table6", "CPC raises the subset-average MSP AP (5/5) and accuracy (5/5)",
+        claims.append(Claim("table6", cpc_text,
                             all(r[2] for r in res),
                             "; ".join(f"{b} {m} {g:+.2f}" for b, m, _, g, _ in res) + "."))
     return claims
@@ -422,14 +427,19 @@ def masking_claims(df: pd.DataFrame, scale: str) -> list[Claim]:
     acc = {m: seed_averages(df, bench, m, "Accuracy") for m in ("classification", "masking")}
     ap = {m: seed_averages(df, bench, m, "MSP AP") for m in ("classification", "masking", "rotation")}
     mask_vs_base = float((ap["masking"] - ap["classification"]).mean())
+    p = {(m, k): paper_printed(ex.PAPER, "sec5_2_masking", method=m, metric=k)
+         for m in ("Base model", "Random-center-masked", "Rotation-augmented")
+         for k in ("Accuracy", "Av. Prec. with MSP")}
+    msp = "Av. Prec. with MSP"
     return [
         _gain_claim("sec5_2_masking", "Random-centre masking raises the test accuracy", acc["classification"],
-                    acc["masking"], ("base", "masked"), "96.03 → 96.27"),
+                    acc["masking"], ("base", "masked"),
+                    f"{p[('Base model', 'Accuracy')]} → {p[('Random-center-masked', 'Accuracy')]}"),
         Claim("sec5_2_masking", "Masking does not raise the MSP AP (within 2 points of the base model)",
               mask_vs_base <= 2.0, f"masked − base MSP AP {mask_vs_base:+.2f} (seed means of the class average). "
-                                   "Paper: 34.92 → 34.41."),
+                                   f"Paper: {p[('Base model', msp)]} → {p[('Random-center-masked', msp)]}."),
         _gain_claim("sec5_2_masking", "Rotation's MSP AP is above masking's", ap["masking"], ap["rotation"],
-                    ("masked", "rotation"), "34.41 vs 40.22"),
+                    ("masked", "rotation"), f"{p[('Random-center-masked', msp)]} vs {p[('Rotation-augmented', msp)]}"),
     ]
 
 
@@ -504,6 +514,7 @@ def figure1_claims(curves: pd.DataFrame, df: pd.DataFrame) -> list[Claim]:
     from scipy.stats import spearmanr
 
     claims = []
+    paper_rho = {art: paper_accuracy_ap_rho(art) for art in ("table3", "table4")}
     for bench, sub in curves.groupby("benchmark", sort=False):
         rhos = {name: float(spearmanr(g["test accuracy"], g["MSP AP"]).statistic)
                 for name, g in sub.groupby("class_name", sort=False)}
@@ -519,7 +530,7 @@ def figure1_claims(curves: pd.DataFrame, df: pd.DataFrame) -> list[Claim]:
             claims.append(Claim("figure1", f"Across held-out classes the accuracy does not predict the AP "
                                            f"({ex.benchmark(bench).label})", abs(rho) < 0.5,
                                 f"Spearman ρ(accuracy, MSP AP) over {len(acc)} classes = {rho:+.2f}. Paper's "
-                                "tables: −0.07 (CIFAR-10), +0.74 (STL-10)."))
+                                f"tables: {paper_rho['table3']} (CIFAR-10), {paper_rho['table4']} (STL-10)."))
     return claims
 
 
@@ -564,7 +575,10 @@ def table5_paper_prose_numbers() -> dict[str, str]:
     MSP AP / skew (``ratio_lo``, ``ratio_hi``, one decimal), of rotation's gain in subset-average MSP
     AP (``gain_lo``, ``gain_hi``, two decimals, as the tables print), the members where rotation
     raises the MSP AP (``rot_msp_members``, "28 of 43"), the subsets where CPC raises it
-    (``cpc_msp_subsets``, "5/5") and the members where CPC raises the accuracy (``cpc_acc_members``)."""
+    (``cpc_msp_subsets``, "5/5") and the members where CPC raises the accuracy (``cpc_acc_members``);
+    for the claims also the subsets where rotation raises the MSP AP (``rot_msp_subsets``), those
+    where CPC raises the accuracy (``cpc_acc_subsets``) and CIFAR-10's classification-only MSP AP /
+    skew from Table 3 (``ratio_cifar10``, one decimal)."""
     from adlib.paper_values import load_values
 
     def subsets(artefact):
@@ -583,12 +597,46 @@ def table5_paper_prose_numbers() -> dict[str, str]:
     gain = t5[("Rotation-augmented", "MSP AP")] - t5[(base, "MSP AP")]
     b, c = members("appendix_b"), members("appendix_c")
     rot_up = int((b[("Rotation-augmented", "MSP AP")] > b[(base, "MSP AP")]).sum())
+    rot_subsets = int((gain > 0).sum())
+    cpc_acc_subsets = int((t6[("CPC-augmented", "Accuracy")] > t6[(base, "Accuracy")]).sum())
+    cifar10 = paper_average("table3", base, "MSP AP") / (100 * ex.skew("cifar10"))
     cpc_up = int((t6[("CPC-augmented", "MSP AP")] > t6[(base, "MSP AP")]).sum())
     cpc_acc = int((c[("CPC-augmented", "Accuracy")] > c[(base, "Accuracy")]).sum())
     return {"ratio_lo": f"{ratio.min():.1f}", "ratio_hi": f"{ratio.max():.1f}",
             "gain_lo": f"{gain.min():+.2f}", "gain_hi": f"{gain.max():+.2f}",
             "rot_msp_members": f"{rot_up} of {len(b)}", "cpc_msp_subsets": f"{cpc_up}/{len(t6)}",
-            "cpc_acc_members": f"{cpc_acc}/{len(c)}"}
+            "cpc_acc_members": f"{cpc_acc}/{len(c)}", "rot_msp_subsets": f"{rot_subsets}/{len(t5)}",
+            "cpc_acc_subsets": f"{cpc_acc_subsets}/{len(t6)}", "ratio_cifar10": f"{cifar10:.1f}"}
+
+
+def _paper_per_class(artefact: str) -> pd.DataFrame:
+    """The paper's Table 3 / 4 values, a row per held-out class, columns (method, metric)."""
+    from adlib.paper_values import load_values
+
+    v = load_values(ex.PAPER, artefact)
+    v = v[~v.held_out_class.isin(["Mean", "Average"])]
+    return v.pivot_table(index="held_out_class", columns=["method", "metric"], values="value", aggfunc="first",
+                         sort=False)
+
+
+def paper_odin_wins(artefact: str) -> str:
+    """In the paper's Table 3 / 4: for how many held-out classes ODIN AP > MSP AP, per method
+    ("8/10 classification-only, 7/10 rotation"), counted from the stored values."""
+    t = _paper_per_class(artefact)
+    wins = {m: int((t[(m, "ODIN AP")] > t[(m, "MSP AP")]).sum()) for m in ("Classification-only", "Rotation-augmented")}
+    return (f"{wins['Classification-only']}/{len(t)} classification-only, "
+            f"{wins['Rotation-augmented']}/{len(t)} rotation")
+
+
+def paper_accuracy_ap_rho(artefact: str) -> str:
+    """Spearman ρ(accuracy, MSP AP) over the held-out classes of the paper's Table 3 / 4
+    (classification-only), two decimals with its sign: computed from the stored values."""
+    from scipy.stats import spearmanr
+
+    t = _paper_per_class(artefact)
+    base = "Classification-only"
+    rho = float(spearmanr(t[(base, "Accuracy")], t[(base, "MSP AP")]).statistic)
+    return f"{rho:+.2f}".replace("-", "−")
 
 
 def deviations(scale: str) -> str:
