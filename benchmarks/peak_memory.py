@@ -18,11 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -118,18 +116,12 @@ def main() -> int:
                          "stored_wall_time_s": payload["provenance"]["wall_time_s"], "peak_bytes": peak})
             print(f"{paper:>14}: heaviest run {runs[-1]['run']} peak {peak / 2**20:.0f} MiB; kernel with its "
                   f"stored results {kernel_peak / 2**20:.0f} MiB", flush=True)
-    record = {"workers": os.cpu_count() or 1, "kernel_peak_bytes": kernel, "runs": runs,
-              "command": "python benchmarks/peak_memory.py",
-              "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count()},
-              "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    if set(papers) != set(PAPERS):
-        print("(a subset of the papers: not written)")
-        return 0
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"written {args.output}")
-    return 0
+    from _record import machine, now, write_measurement
 
+    record = {"workers": os.cpu_count() or 1, "kernel_peak_bytes": kernel, "runs": runs,
+              "command": "python benchmarks/peak_memory.py", "machine": machine(), "created": now()}
+    write_measurement(args.output, record, complete=set(papers) == set(PAPERS), what="papers")
+    return 0
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -320,20 +319,15 @@ def main() -> int:
               f"{flops / 1e6:8.1f} MFLOP/img, {100 * row['fraction_of_matmul_rate']:.0f}% of matmul rate", flush=True)
     import torch
 
+    from _record import machine, now, write_measurement
+
     record = {"workers": workers, "seconds_per_variant": args.seconds, "images": args.images,
               "matmul_flops_per_s_1_thread": matmul, "families": rows,
               "command": "python benchmarks/train_throughput.py" + "".join(
                   f" --{k} {v}" for k, v in (("seconds", args.seconds), ("images", args.images)) if v != p.get_default(k)),
-              "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count()},
-              "torch": torch.__version__, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    if set(names) != set(FAMILIES):
-        print("(a subset of the families: not written)")
-        return 0
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"written {args.output}")
+              "machine": machine(), "torch": torch.__version__, "created": now()}
+    write_measurement(args.output, record, complete=set(names) == set(FAMILIES), what="families")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,30 @@
+"""What every benchmark writes with its numbers, and how (shared by the scripts in this folder)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+
+def machine() -> dict[str, Any]:
+    """The machine a measurement ran on."""
+    return {"platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count()}
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def write_measurement(path: Path, record: dict[str, Any], *, complete: bool, what: str) -> None:
+    """Write ``record`` as JSON to ``path``, unless the run measured only part of ``what`` (a subset
+    must not replace the full measurement the book shows)."""
+    if not complete:
+        print(f"(a subset of the {what}: not written)")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"written {path}")
