@@ -1,14 +1,17 @@
-"""Peak resident memory at ``cpu`` scale: each paper's heaviest stored run, re-run, and a notebook
-kernel holding every stored result of a paper.
+"""Peak resident memory at ``cpu`` scale: each paper's heaviest stored run, re-run, and each of
+its notebooks' kernels.
 
 A notebook that trains runs its sweep in one worker process per core next to its kernel, so what
-the machine must hold is about kernel + workers × run. For every paper this re-runs, in a fresh
-subprocess, the stored ``cpu`` run with the longest wall time (its config as stored, a throw-away
-checkpoint directory, nothing written to ``results/``), sampling the resident memory of that
-process and its children (:class:`adlib.memory.PeakTreeMemory`); then, in another subprocess per
-paper, it imports what a notebook imports and loads all of that paper's stored records with their
-arrays, as a page does. Writes ``benchmarks/results/peak_memory.json``; the book's reproduction
-page shows it.
+the machine must hold is about kernel + workers × run. For every paper this
+
+* executes each of the paper's notebooks at ``cpu`` scale from the stored results
+  (``ADLIB_STORED_ONLY=1``: nothing trains) into a temporary folder, sampling the resident memory
+  of the kernel (:class:`adlib.memory.PeakTreeMemory`): the kernel's peak is the largest;
+* re-runs, in a fresh subprocess, the stored ``cpu`` run with the longest wall time (its config as
+  stored, a throw-away checkpoint directory, nothing written to ``results/``), sampling that
+  process and its children.
+
+Writes ``benchmarks/results/peak_memory.json``; the book's page "What re-computing costs" shows it.
 
     python benchmarks/peak_memory.py [--papers rafiee2021,ruff2021]
 """
@@ -59,17 +62,33 @@ def _child_run(path: str) -> None:
     execute_run(runner_of(cfg["paper"], cfg["experiment"]), cfg)
 
 
-def _child_kernel(paper: str) -> None:
-    import matplotlib.pyplot  # noqa: F401  (what a notebook imports)
-    import torch  # noqa: F401
+def kernel_peaks(paper: str, env: dict[str, str]) -> dict[str, int]:
+    """Peak resident bytes of each of ``paper``'s notebooks executed at cpu scale from the stored
+    results (the kernel and anything it starts)."""
+    from adlib.book import execute_notebook
+    from adlib.memory import PeakTreeMemory
+    from adlib.papers.registry import notebooks_for
 
-    from adlib.paper_values import load_index  # noqa: F401
-    from adlib.results import ResultsStore
+    peaks: dict[str, int] = {}
+    saved = dict(os.environ)
+    os.environ.update(env, ADLIB_STORED_ONLY="1")  # the kernels inherit this process's environment
+    try:
+        with tempfile.TemporaryDirectory() as out:
+            for nb in notebooks_for(paper):
+                with PeakTreeMemory(interval=0.1) as memory:
+                    execute_notebook(nb.path, Path(out) / f"{nb.name}.ipynb", {"scale": "cpu"})
+                peaks[nb.name] = memory.peak_bytes - _self_rss()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return peaks
 
-    store = ResultsStore(REPO / "results")
-    experiments = [d.name for d in sorted((REPO / "results" / paper).iterdir()) if d.is_dir() and d.name != "claims"]
-    records = [r for experiment in experiments for r in store.records(paper, experiment)]
-    print(f"{paper}: {len(records)} records loaded", file=sys.stderr)
+
+def _self_rss() -> int:
+    """This process's own resident memory (PeakTreeMemory counts it too; the kernel is its child)."""
+    import psutil
+
+    return psutil.Process().memory_info().rss
 
 
 def measure(args: list[str], env: dict[str, str]) -> int:
@@ -91,13 +110,9 @@ def main() -> int:
     p.add_argument("--papers", default=",".join(PAPERS))
     p.add_argument("--output", type=Path, default=HERE / "results" / "peak_memory.json")
     p.add_argument("--child-run", help=argparse.SUPPRESS)
-    p.add_argument("--child-kernel", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child_run:
         _child_run(args.child_run)
-        return 0
-    if args.child_kernel:
-        _child_kernel(args.child_kernel)
         return 0
     papers = [s.strip() for s in args.papers.split(",") if s.strip()]
     unknown = sorted(set(papers) - set(PAPERS))
@@ -105,23 +120,25 @@ def main() -> int:
         p.error(f"unknown papers {unknown}; valid: {', '.join(PAPERS)}")
     with tempfile.TemporaryDirectory() as ckpt:
         env = dict(os.environ, OMP_NUM_THREADS="1", ADLIB_PROGRESS="0", ADLIB_CHECKPOINTS=ckpt, MPLBACKEND="agg")
-        runs, kernel = [], 0
+        runs = []
         for paper in papers:
-            kernel_peak = measure(["--child-kernel", paper], env)
-            kernel = max(kernel, kernel_peak)
+            kernels = kernel_peaks(paper, env)
+            heaviest_notebook = max(kernels, key=kernels.get)
             path, payload = heaviest_run(paper)
             peak = measure(["--child-run", str(path)], env)
             cfg = payload["config"]
             runs.append({"paper": paper, "run": f"{cfg['experiment']}/{cfg.get('method', '')} ({path.stem})",
-                         "stored_wall_time_s": payload["provenance"]["wall_time_s"], "peak_bytes": peak})
-            print(f"{paper:>14}: heaviest run {runs[-1]['run']} peak {peak / 2**20:.0f} MiB; kernel with its "
-                  f"stored results {kernel_peak / 2**20:.0f} MiB", flush=True)
+                         "stored_wall_time_s": payload["provenance"]["wall_time_s"], "peak_bytes": peak,
+                         "notebook": heaviest_notebook, "kernel_peak_bytes": kernels[heaviest_notebook]})
+            print(f"{paper:>14}: heaviest run {runs[-1]['run']} peak {peak / 2**20:.0f} MiB; largest kernel "
+                  f"{heaviest_notebook} {kernels[heaviest_notebook] / 2**20:.0f} MiB", flush=True)
     from _record import machine, now, write_measurement
 
-    record = {"workers": os.cpu_count() or 1, "kernel_peak_bytes": kernel, "runs": runs,
+    record = {"workers": os.cpu_count() or 1, "runs": runs,
               "command": "python benchmarks/peak_memory.py", "machine": machine(), "created": now()}
     write_measurement(args.output, record, complete=set(papers) == set(PAPERS), what="papers")
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

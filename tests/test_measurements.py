@@ -81,11 +81,14 @@ def test_throughput_frame_and_plot_show_the_measured_ratios_against_the_targets(
 
 
 def test_memory_frame_bounds_a_notebook_by_kernel_plus_one_run_per_worker():
-    record = {"workers": 2, "kernel_peak_bytes": 400 * 2**20,
-              "runs": [{"paper": "rafiee2021", "run": "adcgan/x", "stored_wall_time_s": 90.0, "peak_bytes": 700 * 2**20}]}
-    row = memory_frame(record).iloc[0]
-    assert row["peak memory of the run (MiB)"] == 700
-    assert row["kernel + 2 such runs (MiB)"] == 400 + 2 * 700
+    record = {"workers": 2, "runs": [
+        {"paper": "rafiee2021", "run": "adcgan/x", "stored_wall_time_s": 90.0, "peak_bytes": 700 * 2**20,
+         "notebook": "table2", "kernel_peak_bytes": 400 * 2**20},
+        {"paper": "ahmed2020", "run": "holdout/y", "stored_wall_time_s": 80.0, "peak_bytes": 1600 * 2**20,
+         "notebook": "holdout", "kernel_peak_bytes": 1000 * 2**20}]}
+    frame = memory_frame(record).set_index("paper")
+    assert frame.loc["rafiee2021", "kernel + 2 runs (MiB)"] == 400 + 2 * 700
+    assert frame.loc["rafiee2021", "under 4 GiB"] and not frame.loc["ahmed2020", "under 4 GiB"]
 
 
 def test_book_time_frame_totals_the_seconds_and_keeps_the_largest_peak(tmp_path):
