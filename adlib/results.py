@@ -81,6 +81,39 @@ def _dask_worker_name() -> str | None:
         return None
 
 
+def cpu_kind() -> dict[str, str]:
+    """What decides whether a CPU run re-creates bit for bit: the vector instruction set torch's
+    kernels use here (``torch.backends.cpu.get_cpu_capability()``: "AVX2", "AVX512", ...) and the
+    CPU model. The same config gives bit-identical results on the same kind of CPU; on another kind
+    the floating-point sums differ in their last bits, and after training, visibly."""
+    import torch
+
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu_model": model}
+
+
+def same_cpu_kind(stored_provenance: Mapping[str, Any]) -> tuple[bool, str]:
+    """Whether this machine is the kind of CPU a stored run was made on (so that re-running it must
+    give the same bits), and why. Runs stored before :func:`cpu_kind` was recorded are compared by
+    their platform string, which names the host image."""
+    machine = stored_provenance.get("machine", {})
+    here = cpu_kind()
+    if "cpu_capability" in machine:
+        same = (machine["cpu_capability"], machine.get("cpu_model")) == (here["cpu_capability"], here["cpu_model"])
+        return same, (f"stored on {machine.get('cpu_model')} ({machine['cpu_capability']}), this machine is "
+                      f"{here['cpu_model']} ({here['cpu_capability']})")
+    same = machine.get("platform") == platform.platform()
+    return same, (f"stored on a {machine.get('platform')} host (CPU kind not recorded), this machine is "
+                  f"{platform.platform()} with {here['cpu_model']} ({here['cpu_capability']})")
+
+
 def provenance(*, device: str, wall_time_s: float, threads: int | None = None) -> dict[str, Any]:
     """What produced a result: git commit, library versions, machine (and Dask worker), device, wall time."""
     import torch
@@ -89,7 +122,7 @@ def provenance(*, device: str, wall_time_s: float, threads: int | None = None) -
         "git_commit": git_commit(),
         "versions": library_versions(),
         "machine": {"platform": platform.platform(), "processor": platform.machine(),
-                    "cpu_count": os.cpu_count(), "hostname": platform.node()},
+                    "cpu_count": os.cpu_count(), "hostname": platform.node(), **cpu_kind()},
         "dask_worker": _dask_worker_name(),
         "device": device,
         "cuda_device": torch.cuda.get_device_name(0) if device.startswith("cuda") else None,

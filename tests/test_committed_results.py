@@ -1,4 +1,5 @@
-"""The committed cpu-scale results: well-formed, with provenance, and re-creatable bit for bit."""
+"""The committed cpu-scale results: well-formed, with provenance, and re-creatable bit for bit (on the kind
+of CPU they were made on: `adlib.results.same_cpu_kind`)."""
 
 import json
 import os
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from adlib.papers.registry import RUNNERS, runner_for
-from adlib.results import REPO_ROOT, ResultsStore, config_hash
+from adlib.results import REPO_ROOT, ResultsStore, config_hash, same_cpu_kind
 from adlib.sweep import execute_run
 
 RESULTS = REPO_ROOT / "results"
@@ -53,6 +54,11 @@ def test_cheapest_committed_cpu_result_of_each_experiment_recreates_bit_for_bit(
     monkeypatch.setenv("ADLIB_CHECKPOINTS", str(tmp_path / "ckpt"))  # retrain, do not load a cached model
     monkeypatch.setenv("ADLIB_PROGRESS", "0")
     record = execute_run(runner_for(paper, name), cfg, str(tmp_path / "store"))
+    same, why = same_cpu_kind(stored["provenance"])
+    if record.metrics != stored["metrics"] and not same:
+        # other vector kernels, other last bits: bit-identity is promised per kind of CPU
+        pytest.skip(f"{path.relative_to(RESULTS)} re-created differently: {why}; bit-for-bit re-creation is "
+                    "checked on the kind of CPU the results were made on")
     assert record.metrics == stored["metrics"]
     original = ResultsStore(RESULTS).get(cfg)
     assert set(original.arrays) == set(record.arrays)

@@ -131,3 +131,17 @@ def test_for_scale_keeps_smoke_results_out_of_the_committed_store(monkeypatch):
     monkeypatch.delenv("ADLIB_RESULTS", raising=False)
     assert ResultsStore.for_scale("cpu").root.name == "results"
     assert "smoke" in str(ResultsStore.for_scale("smoke").root)
+
+
+def test_provenance_records_the_cpu_kind_and_compares_it():
+    from adlib.results import cpu_kind, same_cpu_kind
+
+    here = provenance(device="cpu", wall_time_s=1.0)
+    assert here["machine"]["cpu_capability"] == cpu_kind()["cpu_capability"] != ""
+    assert same_cpu_kind(here)[0]
+    other = json.loads(json.dumps(here))
+    other["machine"]["cpu_capability"] = "SOMETHING_ELSE"
+    same, why = same_cpu_kind(other)
+    assert not same and "SOMETHING_ELSE" in why
+    legacy = {"machine": {"platform": "Linux-0.0-another-host"}}  # stored before the CPU kind was recorded
+    assert not same_cpu_kind(legacy)[0]
