@@ -103,7 +103,7 @@ def execute_book(scale: str = "cpu", force: bool = False, executed_dir: Path = E
         start = time.perf_counter()
         print(f"[book] executing {page.source.relative_to(REPO_ROOT)} -> {page.output.relative_to(REPO_ROOT)}",
               flush=True)
-        with PeakTreeMemory() as memory:
+        with PeakTreeMemory(include_root=False) as memory:  # the kernel and its workers, not this process
             execute_notebook(page.source, page.output, params, page.title)
         rows.append({"notebook": str(page.output.relative_to(executed_dir)),
                      "seconds": round(time.perf_counter() - start, 1),

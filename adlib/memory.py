@@ -9,11 +9,13 @@ from types import TracebackType
 import psutil
 
 
-def tree_rss_bytes(pid: int | None = None) -> int:
-    """Resident set size of process ``pid`` (default: this one) and all its descendants, summed."""
+def tree_rss_bytes(pid: int | None = None, *, include_root: bool = True) -> int:
+    """Resident set size of process ``pid`` (default: this one) and all its descendants, summed;
+    ``include_root=False``: the descendants only (what a notebook's kernel and its sweep workers
+    hold, without the process that started them)."""
     try:
         root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
+        procs = ([root] if include_root else []) + root.children(recursive=True)
     except psutil.NoSuchProcess:
         return 0
     total = 0
@@ -26,8 +28,8 @@ def tree_rss_bytes(pid: int | None = None) -> int:
 
 
 class PeakTreeMemory:
-    """Context manager that samples :func:`tree_rss_bytes` of this process every ``interval``
-    seconds in a background thread; ``peak_bytes`` is the largest sum seen (a lower bound on the
+    """Context manager that samples :func:`tree_rss_bytes` of this process (or ``pid``; with
+    ``include_root=False`` only its descendants) every ``interval`` seconds in a background thread; ``peak_bytes`` is the largest sum seen (a lower bound on the
     true peak: a spike shorter than ``interval`` can fall between samples).
 
         with PeakTreeMemory() as mem:
@@ -35,16 +37,16 @@ class PeakTreeMemory:
         print(mem.peak_bytes / 2**20, "MiB")
     """
 
-    def __init__(self, interval: float = 0.2, pid: int | None = None) -> None:
+    def __init__(self, interval: float = 0.2, pid: int | None = None, *, include_root: bool = True) -> None:
         if interval <= 0:
             raise ValueError(f"interval must be positive, got {interval}")
-        self.interval, self.pid = interval, pid
+        self.interval, self.pid, self.include_root = interval, pid, include_root
         self.peak_bytes = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def _sample(self) -> None:
-        self.peak_bytes = max(self.peak_bytes, tree_rss_bytes(self.pid))
+        self.peak_bytes = max(self.peak_bytes, tree_rss_bytes(self.pid, include_root=self.include_root))
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):

@@ -75,20 +75,13 @@ def kernel_peaks(paper: str, env: dict[str, str]) -> dict[str, int]:
     try:
         with tempfile.TemporaryDirectory() as out:
             for nb in notebooks_for(paper):
-                with PeakTreeMemory(interval=0.1) as memory:
+                with PeakTreeMemory(interval=0.1, include_root=False) as memory:
                     execute_notebook(nb.path, Path(out) / f"{nb.name}.ipynb", {"scale": "cpu"})
-                peaks[nb.name] = memory.peak_bytes - _self_rss()
+                peaks[nb.name] = memory.peak_bytes
     finally:
         os.environ.clear()
         os.environ.update(saved)
     return peaks
-
-
-def _self_rss() -> int:
-    """This process's own resident memory (PeakTreeMemory counts it too; the kernel is its child)."""
-    import psutil
-
-    return psutil.Process().memory_info().rss
 
 
 def measure(args: list[str], env: dict[str, str]) -> int:

@@ -32,6 +32,10 @@ def test_peak_tree_memory_sees_a_child_that_holds_memory_briefly():
         subprocess.run([sys.executable, "-c", "import time; b = b'x' * (300 * 2**20); time.sleep(0.6)"], check=True)
     assert memory.peak_bytes - before > 250 * 2**20  # the child's 300 MiB, counted in this process's tree
     assert tree_rss_bytes() < memory.peak_bytes  # and gone once it exited
+    with PeakTreeMemory(interval=0.05, include_root=False) as children:
+        subprocess.run([sys.executable, "-c", "import time; b = b'x' * (300 * 2**20); time.sleep(0.6)"], check=True)
+    assert 250 * 2**20 < children.peak_bytes < memory.peak_bytes - before + 100 * 2**20  # the child alone
+    assert tree_rss_bytes(include_root=False) < tree_rss_bytes()
     with pytest.raises(ValueError, match="interval"):
         PeakTreeMemory(interval=0)
 
