@@ -11,9 +11,9 @@ result is an error instead of a training run (the test suite builds the book tha
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
-import os
 import sys
 import time
 from dataclasses import dataclass

@@ -81,6 +81,12 @@ def _dask_worker_name() -> str | None:
         return None
 
 
+def utc_stamp() -> str:
+    """The current UTC time to the second, ISO 8601 (``2026-11-29T15:06:44Z``): the ``created`` of
+    every record, so stamps compare correctly as strings."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
 def cpu_kind() -> dict[str, str]:
     """What decides whether a CPU run re-creates bit for bit: the vector instruction set torch's
     kernels use here (``torch.backends.cpu.get_cpu_capability()``: "AVX2", "AVX512", ...) and the
@@ -128,7 +134,7 @@ def provenance(*, device: str, wall_time_s: float, threads: int | None = None) -
         "cuda_device": torch.cuda.get_device_name(0) if device.startswith("cuda") else None,
         "torch_threads": threads if threads is not None else torch.get_num_threads(),
         "wall_time_s": round(wall_time_s, 3),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "created": utc_stamp(),
         "argv": sys.argv[:1],
     }
 

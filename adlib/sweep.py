@@ -43,7 +43,8 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from adlib.results import CorruptResultError, ResultsStore, RunRecord, canonical_json, config_hash, provenance
+from adlib.results import (CorruptResultError, ResultsStore, RunRecord, canonical_json, config_hash, provenance,
+                           utc_stamp)
 
 RunOutput = tuple[dict[str, Any], dict[str, np.ndarray]]
 ENV_SCHEDULER = "ADLIB_SCHEDULER"
@@ -54,7 +55,7 @@ def force_session_start() -> str:
     """Begin a forced re-computation for this process and the processes it starts (or join the one
     already begun): returns ``$ADLIB_FORCE_SINCE``, setting it to the current UTC second if unset.
     Records created at or after it count as re-computed in this session."""
-    return os.environ.setdefault(ENV_FORCE_SINCE, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    return os.environ.setdefault(ENV_FORCE_SINCE, utc_stamp())  # the format of every record's "created"
 
 
 def _stored_since(store: ResultsStore, cfg: Mapping[str, Any], since: str) -> RunRecord | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,9 @@ def machine() -> dict[str, Any]:
 
 
 def now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    from adlib.results import utc_stamp
+
+    return utc_stamp()
 
 
 def write_measurement(path: Path, record: dict[str, Any], *, complete: bool, what: str) -> None:
