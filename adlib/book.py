@@ -18,7 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import pandas as pd
 
@@ -37,20 +37,27 @@ class Page:
     title: str | None = None  # for template pages: prepended as a Markdown heading (the page title)
 
 
-def book_pages(executed_dir: Path = EXECUTED_DIR) -> list[Page]:
-    """Every page the book renders, in build order (the status page last: it reads the claims)."""
-    from adlib.paper_values import PAPERS
+def book_pages(executed_dir: Path = EXECUTED_DIR, papers: Sequence[str] | None = None) -> list[Page]:
+    """Every page the book renders, in build order (the status page last: it reads the claims).
+
+    ``papers``: only these papers' chapters (their index page and notebooks), without the
+    measurement and status pages, which read every paper's results."""
+    from adlib.paper_values import PAPERS, load_index
     from adlib.papers.registry import notebooks_for
 
-    from adlib.paper_values import load_index
-
+    if papers is not None:
+        unknown = sorted(set(papers) - set(PAPERS))
+        if unknown or not papers:
+            raise ValueError(f"unknown paper(s) {', '.join(unknown) or '(none given)'}; valid: {', '.join(PAPERS)}")
     pages: list[Page] = []
-    for paper in PAPERS:
+    for paper in PAPERS if papers is None else [p for p in PAPERS if p in papers]:
         index = load_index(paper)
         pages.append(Page(TEMPLATES / "paper.ipynb", executed_dir / paper / "index.ipynb", {"paper": paper},
                           title=f"{index['title']} ({paper})"))
         for nb in notebooks_for(paper):
             pages.append(Page(nb.path, executed_dir / paper / f"{nb.name}.ipynb", {}))
+    if papers is not None:
+        return pages
     pages.append(Page(TEMPLATES / "measurements.ipynb", executed_dir / "measurements.ipynb", {},
                       title="What re-computing costs: time, speed and memory, measured"))
     pages.append(Page(TEMPLATES / "status.ipynb", executed_dir / "status.ipynb", {}))
@@ -80,14 +87,16 @@ def execute_notebook(source: Path, output: Path, parameters: dict[str, Any], tit
 
 
 def execute_book(scale: str = "cpu", force: bool = False, executed_dir: Path = EXECUTED_DIR,
-                 times_path: Path | None = None) -> pd.DataFrame:
+                 times_path: Path | None = None, papers: Sequence[str] | None = None) -> pd.DataFrame:
     """Execute every page; returns (and prints) a per-notebook table of wall seconds and peak
     resident memory (the kernel and the sweep workers it starts, summed; :class:`PeakTreeMemory`).
 
     ``force`` re-computes every stored result once (one forced session: a run shared by several
     pages trains once). The table is written with its provenance to ``times_path`` (default
     :data:`BOOK_TIMES` for a forced ``cpu`` build, the measurement the reproduction page shows;
-    ``build/book_times.<scale>.json`` otherwise)."""
+    ``build/book_times.<scale>.json`` otherwise). ``papers``: only these papers' chapters
+    (:func:`book_pages`); a forced ``cpu`` build of them writes one table per paper,
+    :func:`paper_book_times_path` (what the reproduction page shows until a whole build is recorded)."""
     from adlib.memory import PeakTreeMemory
 
     if force:
@@ -96,7 +105,8 @@ def execute_book(scale: str = "cpu", force: bool = False, executed_dir: Path = E
         force_session_start()
     rows = []
     total_start = time.perf_counter()
-    for page in book_pages(executed_dir):
+    pages = book_pages(executed_dir, papers)
+    for page in pages:
         params = dict(page.parameters, scale=scale)
         if page.source.parent != TEMPLATES:
             params["force"] = force
@@ -105,7 +115,8 @@ def execute_book(scale: str = "cpu", force: bool = False, executed_dir: Path = E
               flush=True)
         with PeakTreeMemory(include_root=False) as memory:  # the kernel and its workers, not this process
             execute_notebook(page.source, page.output, params, page.title)
-        rows.append({"notebook": str(page.output.relative_to(executed_dir)),
+        rows.append({"paper": page.output.parent.name if page.output.parent != executed_dir else "",
+                     "notebook": str(page.output.relative_to(executed_dir)),
                      "seconds": round(time.perf_counter() - start, 1),
                      "peak memory (MiB)": round(memory.peak_bytes / 2**20)})
     table = pd.DataFrame(rows)
@@ -113,26 +124,38 @@ def execute_book(scale: str = "cpu", force: bool = False, executed_dir: Path = E
     print(table.to_string(index=False), flush=True)
     print(f"[book] {len(rows)} notebooks in {total / 60:.1f} min; largest peak memory "
           f"{table['peak memory (MiB)'].max()} MiB", flush=True)
+    if times_path is None and papers is not None and force and scale == "cpu":
+        for paper, part in table.groupby("paper", sort=False):
+            write_book_times(paper_book_times_path(str(paper)), part.reset_index(drop=True), scale=scale, force=force,
+                             total_seconds=round(float(part.seconds.sum()), 1), papers=[str(paper)])
+        return table
     if times_path is None:
         times_path = BOOK_TIMES if (force and scale == "cpu") else REPO_ROOT / "build" / f"book_times.{scale}.json"
-    write_book_times(times_path, table, scale=scale, force=force, total_seconds=total)
+    write_book_times(times_path, table, scale=scale, force=force, total_seconds=total, papers=papers)
     return table
 
 
 BOOK_TIMES = REPO_ROOT / "results" / "book_times.json"
 
 
-def write_book_times(path: Path, table: pd.DataFrame, *, scale: str, force: bool, total_seconds: float) -> None:
+def paper_book_times_path(paper: str) -> Path:
+    """Where ``make book FORCE=1 PAPERS=<paper>`` records that paper's forced ``cpu`` time table."""
+    return REPO_ROOT / "results" / f"book_times.{paper}.json"
+
+
+def write_book_times(path: Path, table: pd.DataFrame, *, scale: str, force: bool, total_seconds: float,
+                     papers: Sequence[str] | None = None) -> None:
     """Store a book execution's time table with what produced it (git commit, versions, machine,
-    sweep workers), atomically."""
+    sweep workers, the command), atomically. ``papers``: the chapters it executed (None: all)."""
     import json
 
     from adlib.atomic import atomic_write_bytes
     from adlib.results import provenance
     from adlib.sweep import default_workers
 
-    record = {"scale": scale, "force": force, "total_seconds": total_seconds,
-              "workers": default_workers(os.cpu_count() or 1), "command": "make book" + (" FORCE=1" if force else ""),
+    command = "make book" + (" FORCE=1" if force else "") + (f" PAPERS={','.join(papers)}" if papers else "")
+    record = {"scale": scale, "force": force, "total_seconds": total_seconds, "papers": list(papers) if papers else None,
+              "workers": default_workers(os.cpu_count() or 1), "command": command,
               "notebooks": table.to_dict(orient="records"),
               "provenance": provenance(device="cpu", wall_time_s=total_seconds)}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -294,12 +317,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="re-run every result instead of reusing stored ones")
     p.add_argument("--executed-dir", type=Path, default=EXECUTED_DIR,
                    help="where executed notebooks go (default book/executed, which the book renders)")
+    p.add_argument("--papers", default=None,
+                   help="comma-separated paper keys: execute only their chapters (e.g. hendrycks2019,ahmed2020)")
     args = p.parse_args(argv)
     from adlib.scales import check_scale
 
     check_scale(args.scale)
+    papers = [k.strip() for k in args.papers.split(",") if k.strip()] if args.papers is not None else None
     if args.command in ("execute", "build"):
-        execute_book(args.scale, args.force, args.executed_dir.resolve())
+        execute_book(args.scale, args.force, args.executed_dir.resolve(), papers=papers)
     if args.command in ("build", "html"):
         build_html()
     return 0
