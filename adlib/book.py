@@ -111,8 +111,7 @@ def execute_book(scale: str = "cpu", force: bool = False, executed_dir: Path = E
         if page.source.parent != TEMPLATES:
             params["force"] = force
         start = time.perf_counter()
-        print(f"[book] executing {page.source.relative_to(REPO_ROOT)} -> {page.output.relative_to(REPO_ROOT)}",
-              flush=True)
+        print(f"[book] executing {_shown(page.source)} -> {_shown(page.output)}", flush=True)
         with PeakTreeMemory(include_root=False) as memory:  # the kernel and its workers, not this process
             execute_notebook(page.source, page.output, params, page.title)
         rows.append({"paper": page.output.parent.name if page.output.parent != executed_dir else "",
@@ -136,6 +135,11 @@ def execute_book(scale: str = "cpu", force: bool = False, executed_dir: Path = E
 
 
 BOOK_TIMES = REPO_ROOT / "results" / "book_times.json"
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository where it lies inside it."""
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
 def paper_book_times_path(paper: str) -> Path:

@@ -10,8 +10,12 @@ from typing import Any
 
 
 def machine() -> dict[str, Any]:
-    """The machine a measurement ran on."""
-    return {"platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count()}
+    """The machine a measurement ran on, with its CPU model and the vector instruction set torch uses
+    (:func:`adlib.results.cpu_kind`)."""
+    from adlib.results import cpu_kind
+
+    return {"platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count(),
+            **cpu_kind()}
 
 
 def now() -> str:

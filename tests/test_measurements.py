@@ -110,3 +110,91 @@ def test_book_time_frame_totals_the_seconds_and_keeps_the_largest_peak(tmp_path)
     assert record["command"] == "make book FORCE=1" and record["provenance"]["git_commit"]
     frame = book_time_frame(record).set_index("notebook")
     assert frame.loc["all", "seconds"] == 15.5 and frame.loc["all", "peak memory (MiB)"] == 900
+
+
+def test_book_pages_of_some_papers_are_their_chapters_only():
+    from adlib.book import book_pages
+
+    pages = book_pages(Path("/x"), papers=["ruff2021"])
+    assert pages and {p.output.parent.name for p in pages} == {"ruff2021"}
+    assert pages[0].output.name == "index.ipynb"
+    assert "measurements.ipynb" in {p.output.name for p in book_pages(Path("/x"))}
+    with pytest.raises(ValueError, match="unknown paper.*nope"):
+        book_pages(Path("/x"), papers=["ruff2021", "nope"])
+
+
+def test_a_forced_build_of_some_papers_records_one_time_table_per_paper(tmp_path, monkeypatch):
+    import json
+
+    import adlib.book as book
+
+    executed = []
+    monkeypatch.setattr(book, "execute_notebook", lambda source, output, params, title=None: executed.append(
+        (output, params)))
+    monkeypatch.setattr(book, "paper_book_times_path", lambda paper: tmp_path / f"book_times.{paper}.json")
+    monkeypatch.setenv("ADLIB_FORCE_SINCE", "2026-01-01T00:00:00Z")
+    table = book.execute_book("cpu", force=True, executed_dir=tmp_path / "executed",
+                              papers=["rafiee2021", "ruff2021"])
+    assert set(table.paper) == {"rafiee2021", "ruff2021"}
+    assert all(params["force"] is True for output, params in executed if output.name != "index.ipynb")
+    written = sorted(p.name for p in tmp_path.glob("book_times.*.json"))
+    assert written == ["book_times.rafiee2021.json", "book_times.ruff2021.json"]
+    record = json.loads((tmp_path / "book_times.ruff2021.json").read_text())
+    assert record["command"] == "make book FORCE=1 PAPERS=ruff2021" and record["papers"] == ["ruff2021"]
+    assert {Path(r["notebook"]).parent.name for r in record["notebooks"]} == {"ruff2021"}
+    assert len(record["notebooks"]) == int((table.paper == "ruff2021").sum())
+
+
+def _stored_run(root: Path, paper: str, name: str, wall_time_s: float, scale: str = "cpu") -> None:
+    import json
+
+    path = root / paper / "exp" / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"config": {"scale": scale}, "provenance": {"wall_time_s": wall_time_s}}))
+
+
+def test_forced_build_frame_takes_a_measured_paper_and_estimates_the_others(tmp_path):
+    import pandas as pd
+
+    from adlib.book import write_book_times
+    from adlib.measurements import forced_build_frame, forced_build_summary
+
+    for i in range(4):
+        _stored_run(tmp_path, "ruff2021", f"r{i}", 600.0)  # 40 min of runs: 20 min on 2 workers
+    _stored_run(tmp_path, "singh2021", "s0", 2400.0)  # 20 min on 2 workers
+    _stored_run(tmp_path, "singh2021", "smoke", 9999.0, scale="smoke")  # another scale: not counted
+    table = pd.DataFrame([{"paper": "ruff2021", "notebook": "ruff2021/a.ipynb", "seconds": 1500.0,
+                           "peak memory (MiB)": 500}])
+    write_book_times(tmp_path / "book_times.ruff2021.json", table, scale="cpu", force=True, total_seconds=1500.0,
+                     papers=["ruff2021"])
+    frame = forced_build_frame("cpu", workers=2, results_root=tmp_path).set_index("paper")
+    assert frame.loc["ruff2021", "measured (min)"] == 25.0
+    assert frame.loc["ruff2021", "estimate from stored runs (min)"] == 20.0
+    assert pd.isna(frame.loc["singh2021", "measured (min)"]) and frame.loc["singh2021", "measured by"] == "not yet"
+    assert frame.loc["ruff2021", "projected (min)"] == 25.0 and frame.loc["singh2021", "projected (min)"] == 20.0
+    total = frame.iloc[-1]
+    assert total["projected (min)"] == 25.0 + 20.0 and total["estimate from stored runs (min)"] == 40.0
+    assert pd.isna(total["measured (min)"])  # not every paper is measured
+    text = forced_build_summary(frame.reset_index(), workers=2)
+    assert "1 of 2 papers" in text and "1.25×" in text and "**45 min**" in text and "within the target" in text
+    _stored_run(tmp_path, "singh2021", "s1", 7200.0)  # 80 min on 2 workers: over the hour
+    assert "not met" in forced_build_summary(forced_build_frame("cpu", 2, tmp_path))
+
+
+def test_a_paper_time_table_states_no_whole_book_target(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from adlib.book import write_book_times
+    from adlib.measurements import book_time_caption
+    from adlib.results import cpu_kind
+
+    table = pd.DataFrame([{"paper": "ruff2021", "notebook": "ruff2021/a.ipynb", "seconds": 60.0,
+                           "peak memory (MiB)": 500}])
+    write_book_times(tmp_path / "one.json", table, scale="cpu", force=True, total_seconds=60.0, papers=["ruff2021"])
+    write_book_times(tmp_path / "all.json", table, scale="cpu", force=True, total_seconds=60.0)
+    one = json.loads((tmp_path / "one.json").read_text())
+    assert cpu_kind()["cpu_model"] in book_time_caption(one)  # the kind of CPU the times are for
+    assert "target" not in book_time_caption(one) and "paper" not in book_time_frame(one).columns
+    assert "target: 60 min" in book_time_caption(json.loads((tmp_path / "all.json").read_text()))
