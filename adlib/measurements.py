@@ -103,9 +103,12 @@ def book_time_caption(record: dict[str, Any]) -> str:
     prov = record["provenance"]
     target = ("" if record.get("papers") else
               f" (target: {BOOK_MINUTES_TARGET} min for a forced build of the whole book on 2 cores)")
+    peak = max(int(r["peak memory (MiB)"]) for r in record["notebooks"])
+    memory = "under" if peak < MEMORY_TARGET_MIB else "over"
     return (f"`{record['command']}` at `{record['scale']}` scale on {_machine(record)}, {record['workers']} sweep "
             f"workers, commit {prov['git_commit'][:8]}, {prov['created']}: {record['total_seconds'] / 60:.1f} min "
-            f"in all{target}.")
+            f"in all{target}. Largest peak memory of a notebook (kernel and workers): {peak:,} MiB, {memory} the "
+            f"target of {MEMORY_TARGET_MIB / 1024:g} GiB.")
 
 
 def memory_frame(record: dict[str, Any]) -> pd.DataFrame:

@@ -196,5 +196,10 @@ def test_a_paper_time_table_states_no_whole_book_target(tmp_path):
     write_book_times(tmp_path / "all.json", table, scale="cpu", force=True, total_seconds=60.0)
     one = json.loads((tmp_path / "one.json").read_text())
     assert cpu_kind()["cpu_model"] in book_time_caption(one)  # the kind of CPU the times are for
-    assert "target" not in book_time_caption(one) and "paper" not in book_time_frame(one).columns
+    assert "60 min" not in book_time_caption(one) and "paper" not in book_time_frame(one).columns
     assert "target: 60 min" in book_time_caption(json.loads((tmp_path / "all.json").read_text()))
+    assert "500 MiB, under the target of 4 GiB" in book_time_caption(one)
+    heavy = pd.DataFrame([{"paper": "ruff2021", "notebook": "ruff2021/a.ipynb", "seconds": 60.0,
+                           "peak memory (MiB)": 4271}])
+    write_book_times(tmp_path / "heavy.json", heavy, scale="cpu", force=True, total_seconds=60.0, papers=["ruff2021"])
+    assert "4,271 MiB, over the target" in book_time_caption(json.loads((tmp_path / "heavy.json").read_text()))
