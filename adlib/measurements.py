@@ -183,10 +183,15 @@ def forced_build_summary(frame: pd.DataFrame, workers: int = 2) -> str:
                 f"{BOOK_MINUTES_TARGET} min: {verdict}.")
     else:
         ratio = measured["measured (min)"].sum() / measured["estimate from stored runs (min)"].sum()
+        rest = papers[papers["measured (min)"].isna()]["estimate from stored runs (min)"].sum()
+        scaled = measured["measured (min)"].sum() + ratio * rest
         known = (f"{len(measured)} of {len(papers)} papers' forced builds are measured "
                  f"({', '.join(measured.paper)}: {measured['measured (min)'].sum():.0f} min, {ratio:.2f}× what their "
-                 f"stored runs' wall times predicted)")
+                 f"stored runs' wall times predicted; the stored runs may come from a faster machine, and the "
+                 f"estimates leave out the notebooks' own time)")
+        over = (f" If the other papers ran over their estimates by as much, the whole build would take about "
+                f"{scaled:.0f} min.")
     return (f"A whole `make book FORCE=1` has not been recorded yet (it writes `results/book_times.json`). {known}. "
             f"Measured where measured and estimated from the stored runs' wall times elsewhere, re-computing "
             f"everything would take about **{total:.0f} min** on {workers} cores against the target of "
-            f"{BOOK_MINUTES_TARGET} min: {verdict}.")
+            f"{BOOK_MINUTES_TARGET} min: {verdict}.{over}")

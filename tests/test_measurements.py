@@ -177,6 +177,7 @@ def test_forced_build_frame_takes_a_measured_paper_and_estimates_the_others(tmp_
     assert pd.isna(total["measured (min)"])  # not every paper is measured
     text = forced_build_summary(frame.reset_index(), workers=2)
     assert "1 of 2 papers" in text and "1.25×" in text and "**45 min**" in text and "within the target" in text
+    assert "about 50 min" in text  # 25 measured + 1.25 × 20 estimated
     _stored_run(tmp_path, "singh2021", "s1", 7200.0)  # 80 min on 2 workers: over the hour
     assert "not met" in forced_build_summary(forced_build_frame("cpu", 2, tmp_path))
 
