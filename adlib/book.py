@@ -142,9 +142,10 @@ def _shown(path: Path) -> str:
     return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
-def paper_book_times_path(paper: str) -> Path:
-    """Where ``make book FORCE=1 PAPERS=<paper>`` records that paper's forced ``cpu`` time table."""
-    return REPO_ROOT / "results" / f"book_times.{paper}.json"
+def paper_book_times_path(paper: str, results_root: Path | None = None) -> Path:
+    """Where ``make book FORCE=1 PAPERS=<paper>`` records that paper's forced ``cpu`` time table
+    (under ``results_root``, default the repository's ``results/``)."""
+    return (REPO_ROOT / "results" if results_root is None else Path(results_root)) / f"book_times.{paper}.json"
 
 
 def write_book_times(path: Path, table: pd.DataFrame, *, scale: str, force: bool, total_seconds: float,

@@ -139,6 +139,7 @@ def forced_build_frame(scale: str = "cpu", workers: int = 2, results_root: Path 
     minutes its stored runs' own wall times add up to over ``workers`` cores (runs only, no
     notebook time: the estimate for a paper not yet measured), and the projection: measured where
     measured, else estimated. The last row sums them."""
+    from adlib.book import paper_book_times_path
     from adlib.results import ResultsStore, compute_cost_frame
 
     root = REPO_ROOT / "results" if results_root is None else Path(results_root)
@@ -148,7 +149,7 @@ def forced_build_frame(scale: str = "cpu", workers: int = 2, results_root: Path 
         return pd.DataFrame()
     rows = []
     for _, cost in costs[costs.paper != "all"].iterrows():
-        record = read_measurement(root / f"book_times.{cost.paper}.json")
+        record = read_measurement(paper_book_times_path(cost.paper, root))
         measured = record is not None and record["scale"] == scale and record["force"]
         rows.append({"paper": cost.paper, "runs": int(cost.runs),
                      "estimate from stored runs (min)": float(cost[wall]),
