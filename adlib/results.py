@@ -120,6 +120,13 @@ def same_cpu_kind(stored_provenance: Mapping[str, Any]) -> tuple[bool, str]:
                   f"{platform.platform()} with {here['cpu_model']} ({here['cpu_capability']})")
 
 
+def machine_info() -> dict[str, Any]:
+    """The machine a result or a measurement was made on: platform, architecture, cores, host name
+    and the CPU kind (:func:`cpu_kind`)."""
+    return {"platform": platform.platform(), "processor": platform.machine(), "cpu_count": os.cpu_count(),
+            "hostname": platform.node(), **cpu_kind()}
+
+
 def provenance(*, device: str, wall_time_s: float, threads: int | None = None) -> dict[str, Any]:
     """What produced a result: git commit, library versions, machine (and Dask worker), device, wall time."""
     import torch
@@ -127,8 +134,7 @@ def provenance(*, device: str, wall_time_s: float, threads: int | None = None) -
     return {
         "git_commit": git_commit(),
         "versions": library_versions(),
-        "machine": {"platform": platform.platform(), "processor": platform.machine(),
-                    "cpu_count": os.cpu_count(), "hostname": platform.node(), **cpu_kind()},
+        "machine": machine_info(),
         "dask_worker": _dask_worker_name(),
         "device": device,
         "cuda_device": torch.cuda.get_device_name(0) if device.startswith("cuda") else None,

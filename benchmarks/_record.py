@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import platform
 from pathlib import Path
 from typing import Any
 
 
 def machine() -> dict[str, Any]:
-    """The machine a measurement ran on, with its CPU model and the vector instruction set torch uses
-    (:func:`adlib.results.cpu_kind`)."""
-    from adlib.results import cpu_kind
+    """The machine a measurement ran on (:func:`adlib.results.machine_info`, as in every run's provenance)."""
+    from adlib.results import machine_info
 
-    return {"platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count(),
-            **cpu_kind()}
+    return machine_info()
 
 
 def now() -> str:
