@@ -42,10 +42,15 @@ def _machine(record: dict[str, Any]) -> str:
 
 def throughput_frame(record: dict[str, Any]) -> pd.DataFrame:
     """One row per model family: images/s of the three variants, the speed-ups over the
-    official-style loop, MFLOP per image and the fraction of the 1-thread matrix-product rate."""
+    official-style loop, MFLOP per image and the fraction of the 1-thread matrix-product rate; from
+    records that have them, the weights' memory format of adlib's step and what ``channels_last``
+    gives over it (a what-if for the families still contiguous)."""
     rows = []
     for r in record["families"]:
-        rows.append({"family": r["family"], "used by": r["paper"], "batch": r["batch_size"],
+        layout = ({"adlib's weights": r["memory_format"],
+                   "channels_last ÷ adlib (1 thread)": round(r["speedup_channels_last_1_thread"], 2)}
+                  if "memory_format" in r else {})
+        rows.append({"family": r["family"], "used by": r["paper"], "batch": r["batch_size"], **layout,
                      "official-style (img/s)": round(r["official_images_per_s"]),
                      "adlib, 1 thread (img/s)": round(r["adlib_images_per_s"]),
                      f"adlib, {record['workers']} processes (img/s)": round(r["adlib_sweep_images_per_s"]),

@@ -10,7 +10,11 @@ batch size run in two data paths, one timed stretch each after a warm-up, all in
   default threading (what ``python train.py`` does on this machine with no environment tuning);
 * ``adlib``: the images held as one uint8 tensor in memory, each batch sliced by a permutation and
   converted (and augmented) batched on tensors by :class:`adlib.train.ImagePipeline`, one torch
-  thread (how adlib's sweeps run: one process per core).
+  thread (how adlib's sweeps run: one process per core), the model's weights in the memory format
+  adlib's cpu-scale config gives that family (``channels_last`` for the MNIST ConvNet, else
+  contiguous; :data:`adlib.models.MEMORY_FORMATS`);
+* ``adlib-channels-last`` (a what-if for the families still contiguous): the same with the weights
+  in ``channels_last``, reported as a ratio to ``adlib``.
 
 Each variant runs in its own subprocess, so thread settings do not leak between them; the last
 runs one adlib process per core at once and reports their total, which is how a sweep of
@@ -51,6 +55,7 @@ class Family:
     shape: tuple[int, int, int]  # C, H, W of one image
     batch_size: int
     cifar_augment: bool = False  # random crop (padding 4) + horizontal flip, as the CIFAR codes do
+    memory_format: str = "contiguous"  # the layout adlib's cpu-scale config gives the model (create_model)
 
 
 FAMILIES: dict[str, Family] = {
@@ -58,7 +63,8 @@ FAMILIES: dict[str, Family] = {
                     (1, 28, 28), 128),
     "lenet_tiny": Family("singh2021", "bias-free LeNet encoder (widths 8, 4, rep_dim 128), Deep SVDD loss",
                          (1, 28, 28), 32),
-    "mnist_convnet": Family("hendrycks2019", "the OE code's MNIST ConvNet, cross-entropy", (1, 28, 28), 50),
+    "mnist_convnet": Family("hendrycks2019", "the OE code's MNIST ConvNet, cross-entropy", (1, 28, 28), 50,
+                            memory_format="channels_last"),
     "small_convnet": Family("ahmed2020", "small ConvNet (w = 16), cross-entropy", (1, 28, 28), 128),
     "wrn16_4": Family("hendrycks2019 (paper scale)", "WRN-16-4 forward/backward, cross-entropy, crop + flip",
                       (3, 32, 32), 128, cifar_augment=True),
@@ -82,13 +88,17 @@ def _images(family: Family, n: int):
     return torch.randint(0, 256, (n, *family.shape), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
 
 
-def make_step(name: str) -> Callable:
-    """The family's model and a ``step(x)`` that trains it on one float batch in [0, 1] (N, C, H, W)."""
+def make_step(name: str, memory_format: str = "contiguous") -> Callable:
+    """The family's model and a ``step(x)`` that trains it on one float batch in [0, 1] (N, C, H, W);
+    ``memory_format``: the layout of the model's weights (:data:`adlib.models.MEMORY_FORMATS`)."""
+    import functools
+
     import torch
     import torch.nn.functional as F
 
-    from adlib.models import create_model
+    from adlib.models import create_model as _create_model
 
+    create_model = functools.partial(_create_model, memory_format=memory_format)
     torch.manual_seed(0)
     if name == "adcgan":
         from adlib.models.adcgan import (autoencoder_objective, critic_objective, generator_objective,
@@ -212,7 +222,9 @@ def _timed(batches, step, seconds: float) -> float:
                 return timed_images / (time.perf_counter() - start)
 
 
-def run_adlib(name: str, n: int, seconds: float) -> float:
+def run_adlib(name: str, n: int, seconds: float, memory_format: str | None = None) -> float:
+    """adlib's step on one thread, the model in ``memory_format`` (default: the family's, as adlib's
+    cpu-scale config has it)."""
     import torch
 
     from adlib.train import ImagePipeline
@@ -222,7 +234,7 @@ def run_adlib(name: str, n: int, seconds: float) -> float:
     x_all = _images(family, n)
     pipeline = ImagePipeline(crop_padding=4 if family.cifar_augment else 0, hflip=family.cifar_augment)
     gen = torch.Generator().manual_seed(0)
-    step = make_step(name)
+    step = make_step(name, memory_format or family.memory_format)
     bs = family.batch_size
 
     def batches():
@@ -256,7 +268,12 @@ def run_official_style(name: str, n: int, seconds: float) -> float:
     return _timed(lambda: (x for x, _ in loader), step, seconds)
 
 
-VARIANTS = {"adlib": run_adlib, "official-style": run_official_style}
+def run_adlib_channels_last(name: str, n: int, seconds: float) -> float:
+    """What-if: adlib's step with the model in channels_last, whatever the family's config says."""
+    return run_adlib(name, n, seconds, "channels_last")
+
+
+VARIANTS = {"adlib": run_adlib, "official-style": run_official_style, "adlib-channels-last": run_adlib_channels_last}
 
 
 def main() -> int:
@@ -308,15 +325,19 @@ def main() -> int:
         single = result(launch("adlib", name))
         procs = [launch("adlib", name) for _ in range(workers)]
         sweep = sum(result(proc) for proc in procs)
+        channels_last = single if family.memory_format == "channels_last" else result(launch("adlib-channels-last", name))
         row = {"family": name, "paper": family.paper, "model": family.model, "batch_size": family.batch_size,
-               "flops_per_image": flops,
+               "memory_format": family.memory_format, "flops_per_image": flops,
                "official_images_per_s": official, "adlib_images_per_s": single, "adlib_sweep_images_per_s": sweep,
                "speedup_adlib_1_thread": single / official, "speedup_adlib_sweep": sweep / official,
-               "fraction_of_matmul_rate": flops * single / matmul}
+               "fraction_of_matmul_rate": flops * single / matmul,
+               "adlib_channels_last_images_per_s": channels_last,
+               "speedup_channels_last_1_thread": channels_last / single}
         rows.append(row)
         print(f"{name:>14}: official {official:8.0f} img/s | adlib 1 thread {single:8.0f} ({single / official:.2f}x) | "
               f"adlib sweep {workers}x1 {sweep:8.0f} ({sweep / official:.2f}x) | "
-              f"{flops / 1e6:8.1f} MFLOP/img, {100 * row['fraction_of_matmul_rate']:.0f}% of matmul rate", flush=True)
+              f"{flops / 1e6:8.1f} MFLOP/img, {100 * row['fraction_of_matmul_rate']:.0f}% of matmul rate | "
+              f"channels_last {channels_last / single:.2f}x adlib's", flush=True)
     import torch
 
     from _record import machine, now, write_measurement

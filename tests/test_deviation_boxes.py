@@ -77,8 +77,10 @@ def test_hendrycks2019_vision(scale, architecture):
     if architecture == "default":
         _has(box, f"OE from scratch {ex.run_config('cpu', 'oe_scratch', 0)['scratch']['epochs']} epochs")
     if scale == "cpu":
-        k = len(cfg["data"]["in_classes"])
-        _has(box, f"{k * 6000:,} training images ({k} classes × 6,000)")
+        k, n = len(cfg["data"]["in_classes"]), cfg["data"]["train_subset"]
+        _has(box, f"{n:,} training images (a fixed random subset of the {k} classes × 6,000 = {k * 6000:,})")
+        if architecture == "allconvnet":
+            _has(box, f"baseline epochs at lr {pre['lr']:g}")
     else:
         _hendrycks_sizes(box, scale, ex)
 

@@ -5,6 +5,7 @@ the report's figures draw the paper's values, labelled as the paper's."""
 from __future__ import annotations
 
 import numpy as np
+import torch
 import pytest
 
 from adlib.data import images as im
@@ -150,3 +151,22 @@ def test_roc_panels_carry_the_papers_auroc_of_the_panel_they_stand_in_for():
             assert f"{shown} {value:.1f}" in texts[0]
     one = oe.plot_roc_panels(records, sets[:1], seed=0, scale="cpu")
     assert "paper (Figure 1 / Table 7" in [t.get_text() for t in one.axes[0].texts][0]
+
+
+def test_cpu_scale_trains_on_a_fixed_balanced_subset_with_nhwc_weights():
+    from adlib.models import create_model
+
+    cfg = ex.run_config("cpu", "baseline", 0)
+    assert cfg["data"]["train_subset"] == ex.CPU_TRAIN_SUBSET < 36_000
+    assert cfg["data"]["oe_subset"] is None and cfg["data"]["test_subset"] is None  # OE and test sets whole
+    data = ex.build_data(cfg["data"])
+    assert len(data.train_x) == ex.CPU_TRAIN_SUBSET and len(data.test_x) == 6_000
+    counts = torch.bincount(data.train_y, minlength=6)
+    assert counts.min() > 0.8 * ex.CPU_TRAIN_SUBSET / 6  # a random subset, yet every class well represented
+    again = ex.build_data(cfg["data"])
+    assert torch.equal(again.train_x, data.train_x)  # the same subset every time
+    model = create_model(**cfg["model"])
+    assert model.conv2.weight.is_contiguous(memory_format=torch.channels_last)
+    allconv = ex.run_config("cpu", "oe_scratch", 0, architecture="allconvnet")
+    assert allconv["model"]["memory_format"] == "channels_last" and allconv["scratch"]["lr"] == 0.1
+    assert ex.run_config("smoke", "baseline", 0)["data"]["train_subset"] == 1500

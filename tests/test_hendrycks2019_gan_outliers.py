@@ -123,7 +123,7 @@ def test_configs():
     base, gan, tuned = (go.run_config("cpu", m, 0) for m in go.METHODS)
     assert base["data"] == gan["data"] == tuned["data"] and base["experiment"] == "gan_oe"
     assert base["joint"]["gan"] is False and "generator" not in base and gan["joint"]["gan"] is True
-    assert gan["joint"]["beta"] == 0.1 and gan["joint"]["epoch_subset"] == 12_000
+    assert gan["joint"]["beta"] == 0.1 and gan["joint"]["epoch_subset"] == 3_000
     assert tuned["finetune"]["oe_weight"] == 0.5 and "finetune" not in gan
     assert {k: v for k, v in gan["joint"].items() if k not in ("gan", "beta")} == \
         {k: v for k, v in base["joint"].items() if k not in ("gan", "beta")}  # one recipe for both

@@ -29,6 +29,24 @@ def test_shapes_and_sizes(name, shape, params):
     assert feats.ndim == 2 and feats.shape[0] == shape[0]
 
 
+def test_channels_last_lays_out_the_weights_and_keeps_the_function():
+    torch.manual_seed(0)
+    plain = create_model("mnist_convnet", num_classes=6)
+    nhwc = create_model("mnist_convnet", num_classes=6, memory_format="channels_last")
+    assert not plain.conv2.weight.is_contiguous(memory_format=torch.channels_last)
+    assert nhwc.conv2.weight.is_contiguous(memory_format=torch.channels_last)
+    nhwc.load_state_dict(plain.state_dict())  # copies in place: the layout stays
+    assert nhwc.conv2.weight.is_contiguous(memory_format=torch.channels_last)
+    plain.eval(), nhwc.eval()
+    x = torch.rand(8, 1, 28, 28)
+    torch.testing.assert_close(nhwc(x), plain(x), rtol=1e-5, atol=1e-5)  # same function, other kernels
+
+
+def test_unknown_memory_format_is_an_error_that_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="channels_last"):
+        create_model("mnist_convnet", memory_format="nhwc")
+
+
 def test_wrn_works_on_64px_and_rejects_bad_depth():
     model = create_model("wrn", depth=16, widen_factor=1, num_classes=200)
     assert model(torch.randn(1, 3, 64, 64)).shape == (1, 200)

@@ -92,7 +92,7 @@ def run_config(scale: str, method: str, seed: int, *, device: str = "cpu", in_da
 
     The data, network and schedules are those of the vision OE experiment
     (:func:`adlib.papers.hendrycks2019.experiments.run_config`) plus ``data["holdout"]``: the
-    last ``share`` of the in-distribution training set (reduced scales, 10%: 3,600 of 36,000 at
+    last ``share`` of the in-distribution training set (reduced scales, 10%: 600 of the 6,000 at
     ``cpu``) or the last ``size`` examples (paper scale, App. G.2), never trained on, used only to
     tune the temperature.
     """

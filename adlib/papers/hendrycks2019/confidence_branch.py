@@ -82,7 +82,7 @@ def run_config(scale: str, method: str, seed: int, *, device: str = "cpu", in_da
         finetune = TrainSpec(epochs=10, batch_size=128, lr=0.001, weight_decay=5e-4, oe_batch_size=256,
                              oe_weight=BRANCH_OE_WEIGHT)
     else:
-        model = {"name": "mnist_convnet_branch", "num_classes": num_classes}
+        model = {"name": "mnist_convnet_branch", "num_classes": num_classes, "memory_format": "channels_last"}
         epochs = (1, 1) if scale == "smoke" else (10, 5)
         pretrain = TrainSpec(epochs=epochs[0], batch_size=50, lr=0.01)
         finetune = TrainSpec(epochs=epochs[1], batch_size=50, lr=0.01, oe_batch_size=100, oe_weight=BRANCH_OE_WEIGHT)
@@ -111,7 +111,7 @@ def _branch_model(cfg: dict[str, Any], data: ex.VisionData,
     path = checkpoint_dir(ex.PAPER) / f"branch-{key}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg["seed"], cfg["threads"])
-    model = create_model(cfg["model"]["name"], num_classes=cfg["model"]["num_classes"])
+    model = create_model(**cfg["model"])
     objective = ConfidenceBranchObjective(**cfg["branch"])
     with FileLock(str(path) + ".lock"):
         if not load_weights(model, path, key, spec, objective):

@@ -44,7 +44,7 @@ METHOD_LABELS = {"bpp": "BPP", "bpp_oe": "+OE"}
 DETECTOR = "bpp"
 METRICS = ("FPR95", "AUROC", "AUPR")
 OE_LAMBDA = 1.0  # spec §2.7 assumption: total = nll(x_in) + λ·L_OE with λ = 1
-EVAL_BATCH = 500
+EVAL_BATCH = 128  # images per scoring batch: its 256-way logits take 128 × 256 × 784 × 4 B ≈ 100 MB
 
 
 def validate_data_choice(scale: str, classes: dict[str, list[int]] | None = None):
@@ -57,7 +57,7 @@ def run_config(scale: str, method: str, seed: int, *, device: str = "cpu", threa
     """The full, JSON-able config of one run (everything that changes the numbers).
 
     Reduced scales (spec §8.1, made cheaper): ``pixelcnn_small`` (masked-A 7×7 + 4 masked-B 3×3
-    residual layers, 16 channels), 3 epochs of Adam at lr 1e-3 (batch 32) on a 6,000-image subset
+    residual layers, 16 channels), 3 epochs of Adam at lr 1e-3 (batch 32) on a 2,000-image subset
     of the R1 apparel classes, then 1 epoch of OE pairs at lr 1e-3; evaluated on a 2,000-image test
     subset. ``smoke``: 300 training images, 1 epoch each, a 200-image test subset, 2 draws.
     Paper scale (configuration only): PixelCNN++ on CIFAR-10, OE fine-tuning for 2 epochs with
@@ -76,7 +76,7 @@ def run_config(scale: str, method: str, seed: int, *, device: str = "cpu", threa
         finetune = TrainSpec(epochs=2, batch_size=64, lr=1e-4, oe_batch_size=64, oe_weight=OE_LAMBDA)
     else:
         smoke = scale == "smoke"
-        data.update(train_subset=300 if smoke else 6000, oe_subset=300 if smoke else 6000,
+        data.update(train_subset=300 if smoke else 2000, oe_subset=300 if smoke else 2000,
                     test_subset=200 if smoke else 2000, n_draws=2 if smoke else 10)
         model = {"name": "pixelcnn_small", "channels": 16, "n_res": 4}
         num_pixels = 28 * 28

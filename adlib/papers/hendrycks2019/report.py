@@ -420,7 +420,7 @@ def deviations(scale: str, architecture: str = "default") -> str:
         "paper's Gaussian, Bernoulli and Blobs generators; the paper's real OOD sets need downloads.",
         (f"- Network: a narrow All-Convolutional Network (two 3×3 convolutions per stage at widths 8 and 16 "
          "instead of three at 96 and 192, then the 3×3/1×1/1×1 head, batch norm and GELU as in App. D); "
-         f"{pre['epochs']} baseline epochs, {fine['epochs']} OE fine-tuning epochs ({fine_text}."
+         f"{pre['epochs']} baseline epochs at lr {pre['lr']:g}, {fine['epochs']} OE fine-tuning epochs ({fine_text}."
          if architecture == "allconvnet" else
          f"- Network: the official code's small MNIST ConvNet, not a WRN; {pre['epochs']} baseline epochs, "
          f"{fine['epochs']} OE fine-tuning epochs ({fine_text}; OE from scratch "
@@ -440,7 +440,10 @@ def reduced_sizes(scale: str, cpu_cfg: dict) -> str:
     run's subsets (``cpu_cfg`` supplies the classes; the smoke numbers come from the smoke config)."""
     if scale == "cpu":
         k = len(cpu_cfg["data"]["in_classes"])
-        return f"{k * FMNIST_TRAIN_PER_CLASS:,} training images ({k} classes × {FMNIST_TRAIN_PER_CLASS:,})"
+        n = cpu_cfg["data"]["train_subset"]
+        full = f"{k} classes × {FMNIST_TRAIN_PER_CLASS:,}"
+        return (f"{n:,} training images (a fixed random subset of the {full} = {k * FMNIST_TRAIN_PER_CLASS:,})"
+                if n else f"{k * FMNIST_TRAIN_PER_CLASS:,} training images ({full})")
     smoke = {m: ex.run_config("smoke", m, 0) for m in ex.METHODS}
     epochs = {spec["epochs"] for cfg in smoke.values() for key in ("pretrain", "finetune", "scratch")
               if (spec := cfg.get(key))}
