@@ -12,6 +12,8 @@ the machine must hold is about kernel + workers × run. For every paper this
   process and its children.
 
 Writes ``benchmarks/results/peak_memory.json``; the book's page "What re-computing costs" shows it.
+With ``--papers`` the measured papers' rows replace theirs in that file (made on the same kind of
+machine), the others stay, each row with its own command and time.
 
     python benchmarks/peak_memory.py [--papers rafiee2021,ruff2021]
 """
@@ -127,10 +129,34 @@ def main() -> int:
                   f"{heaviest_notebook} {kernels[heaviest_notebook] / 2**20:.0f} MiB", flush=True)
     from _record import machine, now, write_measurement
 
+    command = "python benchmarks/peak_memory.py" + ("" if set(papers) == set(PAPERS) else f" --papers {args.papers}")
+    created = now()
+    for row in runs:
+        row.update(command=command, created=created)
     record = {"workers": os.cpu_count() or 1, "runs": runs,
-              "command": "python benchmarks/peak_memory.py", "machine": machine(), "created": now()}
-    write_measurement(args.output, record, complete=set(papers) == set(PAPERS), what="papers")
+              "command": command, "machine": machine(), "created": created}
+    record, complete = merge_into(read_json(args.output), record, PAPERS)
+    write_measurement(args.output, record, complete=complete, what="papers")
     return 0
+
+
+def read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def merge_into(existing: dict | None, record: dict, papers: list[str]) -> tuple[dict, bool]:
+    """``record`` with the rows of ``existing`` for the papers it did not measure, in ``papers``'
+    order, and whether the result covers every paper. Rows are merged only from a record made on the
+    same kind of machine (platform and core count) with as many workers; each row keeps its own
+    ``created`` and ``command`` (older rows without them get their record's)."""
+    measured = {r["paper"] for r in record["runs"]}
+    if existing and all(existing["machine"].get(k) == record["machine"].get(k) for k in ("platform", "cpu_count")) \
+            and existing.get("workers") == record["workers"]:
+        kept = [{**r, "created": r.get("created", existing["created"]), "command": r.get("command", existing["command"])}
+                for r in existing["runs"] if r["paper"] not in measured]
+        rows = sorted(kept + record["runs"], key=lambda r: papers.index(r["paper"]))
+        record = {**record, "runs": rows, "command": "python benchmarks/peak_memory.py [--papers ...]"}
+    return record, {r["paper"] for r in record["runs"]} == set(papers)
 
 
 if __name__ == "__main__":

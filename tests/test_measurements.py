@@ -95,6 +95,38 @@ def test_memory_frame_bounds_a_notebook_by_kernel_plus_one_run_per_worker():
     assert frame.loc["rafiee2021", "under 4 GiB"] and not frame.loc["ahmed2020", "under 4 GiB"]
 
 
+def test_peak_memory_of_some_papers_replaces_their_rows_only_on_the_same_kind_of_machine():
+    import sys
+
+    from adlib.results import REPO_ROOT
+
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    from peak_memory import merge_into
+
+    from adlib.measurements import memory_caption
+
+    def row(paper, mib, **extra):
+        return {"paper": paper, "run": "e/m", "stored_wall_time_s": 1.0, "peak_bytes": mib * 2**20,
+                "notebook": "nb", "kernel_peak_bytes": 100 * 2**20, **extra}
+
+    machine = {"platform": "Linux-x", "cpu_count": 2}
+    old = {"workers": 2, "machine": machine, "created": "2026-01-01T00:00:00Z", "command": "python benchmarks/peak_memory.py",
+           "runs": [row("a", 500), row("b", 600), row("c", 700)]}
+    new = {"workers": 2, "machine": {**machine, "cpu_model": "AMD EPYC"}, "created": "2026-02-02T00:00:00Z",
+           "command": "python benchmarks/peak_memory.py --papers b",
+           "runs": [row("b", 300, created="2026-02-02T00:00:00Z", command="python benchmarks/peak_memory.py --papers b")]}
+    merged, complete = merge_into(old, new, ["a", "b", "c"])
+    assert complete and [r["paper"] for r in merged["runs"]] == ["a", "b", "c"]
+    assert [round(r["peak_bytes"] / 2**20) for r in merged["runs"]] == [500, 300, 700]
+    assert [r["created"][:7] for r in merged["runs"]] == ["2026-01", "2026-02", "2026-01"]
+    assert "its own time" in memory_caption(merged)
+    assert "measured" in memory_frame(merged).columns
+    other_machine = {**old, "machine": {"platform": "Linux-y", "cpu_count": 2}}
+    alone, complete = merge_into(other_machine, new, ["a", "b", "c"])
+    assert not complete and [r["paper"] for r in alone["runs"]] == ["b"]  # not written: a subset
+    assert merge_into(None, new, ["b"])[1]
+
+
 def test_book_time_frame_totals_the_seconds_and_keeps_the_largest_peak(tmp_path):
     import json
 
