@@ -196,8 +196,9 @@ def forced_build_summary(frame: pd.DataFrame, workers: int = 2) -> str:
         scaled = measured["measured (min)"].sum() + ratio * rest
         known = (f"{len(measured)} of {len(papers)} papers' forced builds are measured "
                  f"({', '.join(measured.paper)}: {measured['measured (min)'].sum():.0f} min, {ratio:.2f}× what their "
-                 f"stored runs' wall times predicted; the stored runs may come from a faster machine, and the "
-                 f"estimates leave out the notebooks' own time)")
+                 f"stored runs' wall times predicted: the estimates count the runs only, not the notebooks' own "
+                 f"time, the workers' start-up or the waits between a paper's stages, and stored runs made on "
+                 f"another machine can run at another speed here)")
         over = (f" If the other papers ran over their estimates by as much, the whole build would take about "
                 f"{scaled:.0f} min.")
     return (f"A whole `make book FORCE=1` has not been recorded yet (it writes `results/book_times.json`). {known}. "

@@ -36,7 +36,7 @@ import importlib
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -168,20 +168,39 @@ def connect(scheduler: str, *, device: str = "cpu", threads: int = 1):
                      "tcp://host:port or a scheduler .json file")
 
 
-def _run_local(todo: Sequence[Mapping[str, Any]], runner: str, n_workers: int) -> Iterator[RunRecord]:
-    if n_workers <= 1:
+def _run_local(todo: Sequence[Mapping[str, Any]], runner: str, n_workers: int,
+               after: Mapping[str, set[str]] | None = None) -> Iterator[RunRecord]:
+    """Run ``todo`` in ``n_workers`` processes (in this one for a single worker), yielding each
+    record as it finishes. ``after[key]``: the config keys (:func:`config_hash`) of runs in ``todo``
+    that must finish before the run ``key`` starts (a later stage's run waits only for its own
+    dependencies, not for a whole stage); runs are started in ``todo``'s order as they become ready."""
+    after = after or {}
+    if n_workers <= 1:  # todo's order already puts every dependency first
         for cfg in todo:
             yield execute_run(runner, cfg)
         return
     threads = int(todo[0].get("threads", 1))
+    waiting = [(config_hash(cfg), cfg) for cfg in todo]
+    finished: set[str] = set()
     with ProcessPoolExecutor(max_workers=n_workers, mp_context=get_context("spawn"),
                              initializer=_worker_init, initargs=(threads,)) as pool:
-        futures = [pool.submit(execute_run, runner, dict(cfg)) for cfg in todo]
+        running: dict[Any, str] = {}
         try:
-            for fut in as_completed(futures):
-                yield fut.result()
+            while waiting or running:
+                ready = [(k, c) for k, c in waiting if after.get(k, set()) <= finished]
+                if not ready and not running:
+                    raise ValueError(f"runs wait for dependencies that are not among them: "
+                                     f"{sorted(k for k, _ in waiting)}")
+                for key, cfg in ready:
+                    running[pool.submit(execute_run, runner, dict(cfg))] = key
+                started = {k for k, _ in ready}
+                waiting = [(k, c) for k, c in waiting if k not in started]
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    finished.add(running.pop(fut))
+                    yield fut.result()
         except BaseException:
-            for fut in futures:
+            for fut in running:
                 fut.cancel()
             raise
 
@@ -217,12 +236,16 @@ def run_sweep(
     desc: str = "runs",
     scheduler: str | None = None,
     check: Callable[[Mapping[str, Any]], None] | None = None,
+    after: Mapping[str, set[str]] | None = None,
 ) -> list[RunRecord]:
     """Return one record per config (in order), running only those not yet stored (with ``force``:
     those not re-computed in this forced session, see the module docstring).
 
     ``check`` is called with the first config that must run, before anything runs: a paper's
     data check fails there with the command that downloads what is missing.
+
+    ``after[key]`` (local processes only): the config keys that must be finished (or stored)
+    before the run with config key ``key`` starts; ``configs`` must list every run after those it waits for.
 
     ``scheduler`` (default ``$ADLIB_SCHEDULER``) picks a Dask backend (see the module docstring);
     without one, ``workers`` local processes run the missing configs.
@@ -265,7 +288,10 @@ def run_sweep(
             finished = _run_dask(todo, runner, scheduler)
         else:
             device = str(todo[0].get("device", "cpu"))
-            finished = _run_local(todo, runner, workers if workers is not None else default_workers(len(todo), device))
+            keys = {config_hash(cfg) for cfg in todo}
+            waits = {k: set(v) & keys for k, v in (after or {}).items() if k in keys}
+            finished = _run_local(todo, runner, workers if workers is not None else default_workers(len(todo), device),
+                                  after=waits)
         with tqdm(total=len(todo), desc=desc, disable=not progress) as bar:
             for record in finished:
                 store.put(record)  # at once: a sweep killed later keeps this run
@@ -287,21 +313,41 @@ def run_stages(
     check_data: Callable[[Mapping[str, Any]], None] | None = None,
     desc: str = "",
 ) -> dict[tuple[str, int], RunRecord]:
-    """Run (or load) a (method × seed) grid in stages, one :func:`run_sweep` per stage, in order,
-    so that a later stage (OE fine-tuning) finds the checkpoints an earlier one (the baseline)
-    wrote. ``make_config(method, seed)`` builds each run's config (it must carry ``method`` and
-    ``seed``); ``check_data(config)`` runs before a stage that has anything to train, so a missing
-    dataset is one clear message before any work. Returns ``{(method, seed): record}``.
+    """Run (or load) a (method × seed) grid in stages, so that a later stage (OE fine-tuning) finds
+    the checkpoints an earlier one (the baseline) wrote. ``make_config(method, seed)`` builds each
+    run's config (it must carry ``method`` and ``seed``); ``check_data(config)`` runs before
+    anything trains, so a missing dataset is one clear message before any work. Returns
+    ``{(method, seed): record}``.
+
+    On local processes it is one sweep in which a run of seed s starts as soon as the earlier
+    stages' runs of seed s are done (a worker never idles at a stage barrier while another
+    seed's run could go, and the workers start once); with a Dask scheduler (``$ADLIB_SCHEDULER``)
+    the stages run one after another, one :func:`run_sweep` each.
     """
+    cfgs = {(method, seed): make_config(method, seed) for stage in stages for method in stage for seed in seeds}
     out: dict[tuple[str, int], RunRecord] = {}
-    for stage in stages:
-        cfgs = [make_config(method, seed) for method in stage for seed in seeds]
-        if check_data is not None and cfgs and (force or not all(store.is_stored(c) for c in cfgs)):
-            check_data(cfgs[0])
-        records = run_sweep(cfgs, runner, store=store, force=force, workers=workers, progress=progress,
-                            desc=" ".join(p for p in (desc, "/".join(stage), "runs") if p))
-        out.update({(str(c["method"]), int(c["seed"])): r for c, r in zip(cfgs, records)})
-    return out
+    if os.environ.get(ENV_SCHEDULER, "").strip():
+        for stage in stages:
+            stage_cfgs = [cfgs[method, seed] for method in stage for seed in seeds]
+            if check_data is not None and stage_cfgs and (force or not all(store.is_stored(c) for c in stage_cfgs)):
+                check_data(stage_cfgs[0])
+            records = run_sweep(stage_cfgs, runner, store=store, force=force, workers=workers, progress=progress,
+                                desc=" ".join(p for p in (desc, "/".join(stage), "runs") if p))
+            out.update({(str(c["method"]), int(c["seed"])): r for c, r in zip(stage_cfgs, records)})
+        return out
+    after: dict[str, set[str]] = {}
+    for i, stage in enumerate(stages):
+        for method in stage:
+            for seed in seeds:
+                key = config_hash(cfgs[method, seed])
+                after.setdefault(key, set()).update(config_hash(cfgs[m, seed]) for earlier in stages[:i]
+                                                    for m in earlier)
+                after[key].discard(key)  # the same config in two stages runs once
+    order = list(cfgs.values())  # stage by stage: every run after those it waits for
+    records = run_sweep(order, runner, store=store, force=force, workers=workers, progress=progress,
+                        desc=" ".join(p for p in (desc, "/".join("/".join(st) for st in stages), "runs") if p),
+                        check=check_data, after=after)
+    return {(str(c["method"]), int(c["seed"])): r for c, r in zip(order, records)}
 
 
 def sweep_threads(device: str) -> int:

@@ -51,3 +51,19 @@ def where(cfg):
     except (ImportError, ValueError):
         inside = False
     return {"dask_worker": inside}, {}
+
+
+def staged(cfg):
+    """``run``, logging a JSON line at its start and end (method, seed, time) to ``cfg['log']``
+    and sleeping ``cfg['sleep']`` seconds in between (for the stage-scheduling test)."""
+    import json
+    import time
+
+    def note(event):
+        with open(cfg["log"], "a") as fh:
+            fh.write(json.dumps({"event": event, "method": cfg["method"], "seed": cfg["seed"], "t": time.time()}) + "\n")
+
+    note("start")
+    time.sleep(cfg.get("sleep", 0.0))
+    note("end")
+    return run(cfg)

@@ -145,3 +145,30 @@ def test_provenance_records_the_cpu_kind_and_compares_it():
     assert not same and "SOMETHING_ELSE" in why
     legacy = {"machine": {"platform": "Linux-0.0-another-host"}}  # stored before the CPU kind was recorded
     assert not same_cpu_kind(legacy)[0]
+
+
+def test_a_later_stage_run_waits_for_its_own_seed_only_and_all_is_stored(tmp_path):
+    """run_stages on local processes: fine-tuning seed s starts once baseline s is done, not once
+    every baseline is (seed 2's slow baseline does not hold seed 0's fine-tuning back), and each
+    (method, seed) comes back with its record, stored."""
+    from adlib.sweep import run_stages
+
+    log = tmp_path / "log.jsonl"
+    store = ResultsStore(tmp_path / "store")
+
+    def make(method, seed):
+        slow = method == "base" and seed == 2
+        return _cfg(seed, method=method, log=str(log), sleep=4.0 if slow else 0.3)
+
+    out = run_stages([["base"], ["tune"]], [0, 1, 2], make, "sweep_toy:staged", store=store, workers=2,
+                     progress=False)
+    assert sorted(out) == [(m, s) for m in ("base", "tune") for s in (0, 1, 2)]
+    assert all(store.is_stored(make(m, s)) for m, s in out)
+    events = {(e["event"], e["method"], e["seed"]): e["t"] for e in map(json.loads, log.read_text().splitlines())}
+    for seed in (0, 1, 2):
+        assert events["start", "tune", seed] >= events["end", "base", seed]
+    assert events["start", "tune", 0] < events["end", "base", 2]  # no barrier between the stages
+    log.unlink()
+    again = run_stages([["base"], ["tune"]], [0, 1, 2], make, "sweep_toy:staged", store=store, workers=2,
+                       progress=False)
+    assert not log.exists() and {k: r.key for k, r in again.items()} == {k: r.key for k, r in out.items()}
