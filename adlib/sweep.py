@@ -36,7 +36,7 @@ import importlib
 import os
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
 from multiprocessing import get_context
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -186,19 +186,24 @@ def _run_local(todo: Sequence[Mapping[str, Any]], runner: str, n_workers: int,
                              initializer=_worker_init, initargs=(threads,)) as pool:
         running: dict[Any, str] = {}
         try:
-            while waiting or running:
+            while True:
                 ready = [(k, c) for k, c in waiting if after.get(k, set()) <= finished]
-                if not ready and not running:
-                    raise ValueError(f"runs wait for dependencies that are not among them: "
-                                     f"{sorted(k for k, _ in waiting)}")
                 for key, cfg in ready:
                     running[pool.submit(execute_run, runner, dict(cfg))] = key
                 started = {k for k, _ in ready}
                 waiting = [(k, c) for k, c in waiting if k not in started]
+                if not waiting:  # all submitted: collect the rest as they finish
+                    break
+                if not running:
+                    raise ValueError(f"runs wait for dependencies that are not among them: "
+                                     f"{sorted(k for k, _ in waiting)}")
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for fut in done:
                     finished.add(running.pop(fut))
                     yield fut.result()
+            for fut in as_completed(list(running)):
+                running.pop(fut)
+                yield fut.result()
         except BaseException:
             for fut in running:
                 fut.cancel()
