@@ -135,13 +135,11 @@ def main() -> int:
         row.update(command=command, created=created)
     record = {"workers": os.cpu_count() or 1, "runs": runs,
               "command": command, "machine": machine(), "created": created}
-    record, complete = merge_into(read_json(args.output), record, PAPERS)
+    from adlib.measurements import read_measurement
+
+    record, complete = merge_into(read_measurement(args.output), record, PAPERS)
     write_measurement(args.output, record, complete=complete, what="papers")
     return 0
-
-
-def read_json(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.exists() else None
 
 
 def merge_into(existing: dict | None, record: dict, papers: list[str]) -> tuple[dict, bool]:
