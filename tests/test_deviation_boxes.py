@@ -45,7 +45,9 @@ def test_rafiee2021(scale):
     _has(box, f"**{one['model']['width']:g}× width**", f"latent d = {one['model']['latent_dim']}",
          f"**{one['data']['n_train']:,}** of the 6,000", f"**{all_['data']['n_train']:,}** stratified",
          f"Epochs: {tr['warmup_epochs']} warm-up + {tr['epochs']} GAN", f"batch {tr['batch_size']}",
-         f"{one['data']['n_public_anomalous']:,} of its 63,000")
+         f"{one['data']['n_public_anomalous']:,} of its 63,000", f"{all_['data']['n_public_anomalous']:,} of its 7,000",
+         f"**{one['data']['n_test_anomalous']:,}** of the other 9,000", one["model"]["memory_format"])
+    assert all_["data"]["n_test_normal"] == one["data"]["n_test_anomalous"]
     assert (all_["train"]["warmup_epochs"], all_["train"]["epochs"]) == (tr["warmup_epochs"], tr["epochs"])
     if scale == "smoke":
         sm = ex.table_configs("smoke", [0])[0]

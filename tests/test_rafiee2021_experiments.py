@@ -18,8 +18,13 @@ torch.set_num_threads(1)
 
 def test_configs_follow_the_scale_and_the_scheme():
     soft, hard = (ex.run_config("cpu", "fmnist", s, 3, 0) for s in ex.SCHEMES)
-    assert soft["data"]["n_train"] == 1000 and hard["data"]["n_train"] == 2000
-    assert soft["model"] == {"name": "adcgan28", "width": 0.25, "latent_dim": 100}
+    assert soft["data"]["n_train"] == hard["data"]["n_train"] == ex.CPU_TRAIN_IMAGES
+    # the larger side of each test pool is drawn down, the side of the one class is complete
+    assert (soft["data"]["n_test_normal"], soft["data"]["n_test_anomalous"]) == (None, ex.CPU_TEST_DRAW)
+    assert (hard["data"]["n_test_normal"], hard["data"]["n_test_anomalous"]) == (ex.CPU_TEST_DRAW, None)
+    assert (soft["train"]["warmup_epochs"], soft["train"]["epochs"]) == (ex.CPU_WARMUP_EPOCHS, ex.CPU_EPOCHS)
+    assert soft["model"] == {"name": "adcgan28", "width": 0.25, "latent_dim": 100, "memory_format": "channels_last"}
+    assert "memory_format" not in ex.run_config("smoke", "fmnist", "one_vs_all", 3, 0)["model"]
     assert soft["train"]["alpha"] == soft["train"]["beta"] == 0.3
     paper_soft = ex.run_config("paper", "fmnist", "one_vs_all", 3, 0)
     paper_hard = ex.run_config("paper", "cifar10", "all_vs_one", 3, 0)

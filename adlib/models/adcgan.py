@@ -379,9 +379,12 @@ DZ_MODES: tuple[str, ...] = ("adversarial", "official")
 def critic_objective(model: ADCGAN, x: torch.Tensor, z: torch.Tensor, beta: float = 0.3,
                      **infonce) -> torch.Tensor:
     """L_Dcgan = L_adv_D + β·L_cgan(X_r) (rafiee2021 Eq. (2)) on real ``x`` and fakes G(z); the
-    fakes are detached, so only D_cgan gets a gradient."""
+    fakes are made without a graph (``torch.no_grad``, the same values as detaching them), so only
+    D_cgan gets a gradient."""
 
-    c_fake = model.critic(model.generator(z).detach())[0]
+    with torch.no_grad():
+        fake = model.generator(z)
+    c_fake = model.critic(fake)[0]
     c_real, g_real, l_real = model.critic(x)
     return losses.adcgan_critic_loss(c_real, c_fake, l_real, g_real, beta, **infonce)
 
@@ -424,4 +427,6 @@ def latent_disc_objective(model: ADCGAN, x: torch.Tensor, z: torch.Tensor) -> to
     """L_dz (rafiee2021 Eq. (3)) for D_z alone: E(x) is detached (the ``"adversarial"`` mode)."""
 
     dz = model.latent_disc
-    return losses.latent_discriminator_loss(dz.pair(z, z), dz.pair(z, model.encoder(x).detach()))
+    with torch.no_grad():
+        e = model.encoder(x)
+    return losses.latent_discriminator_loss(dz.pair(z, z), dz.pair(z, e))

@@ -11,8 +11,8 @@ Test pools (the paper is silent; spec §2.10 item 11). Every run scores both:
 * ``clean`` (the default, Tables 1, 3, 4): the normal and anomalous classes of the **test split**;
 * ``public_code``: the authors' code, whose anomalous pool holds the anomalous classes of the
   **train and test splits**. The normal images are the same test-split images. (At ``cpu`` scale
-  the one-vs-all pool of 63,000 train + test anomalies is subsampled to 9,000 at random, as many
-  as the clean pool, to keep scoring cheap; the other pools are complete.)
+  the larger side of each pool is drawn down to :data:`CPU_TEST_DRAW` images at random, stratified
+  by class, to keep scoring cheap; the side holding the one class is complete.)
 
 A run stores the four score components (L_GR, L_GD, L_FE, L_FL; Eqs. (4)–(5), the paper's sums)
 of every clean test image, and the AUC of each Table 4 variant (LG, LFE, LFL, GF) on both pools
@@ -73,6 +73,17 @@ DATASETS: dict[str, DatasetInfo] = {
 }
 OFFLINE_DATASETS = ("fmnist",)
 """The datasets ``smoke`` and ``cpu`` scale run on (the others need a download: ``paper`` scale)."""
+CPU_TRAIN_IMAGES = 320
+"""``cpu`` scale: normal training images per run, both schemes (the normal class's 6,000 one-vs-all,
+stratified over the 9 normal classes all-vs-one): 10 batches of 32 per epoch."""
+CPU_WARMUP_EPOCHS, CPU_EPOCHS = 2, 8
+"""``cpu`` scale: autoencoder warm-up epochs, then GAN epochs, both schemes (paper: 5 + 15
+one-vs-all, 15 + 35 all-vs-one)."""
+CPU_TEST_DRAW = 2000
+"""``cpu`` scale: how many images are drawn (stratified, at random) from the larger side of each
+test pool: the 9,000 anomalies (one-vs-all) or 9,000 normal images (all-vs-one) of the clean pool,
+and the train + test anomalies of the public-code pool (63,000 one-vs-all, 7,000 all-vs-one).
+The smaller side (the test split's 1,000 images of the class) is always complete."""
 PROTOCOL_SEED = 20212
 """Seeds the training subsets and the subsampled public-code pool, so that every seed and both
 α settings of a (scheme, class) see the same images (the run seed drives the networks)."""
@@ -127,15 +138,18 @@ def run_config(scale: str, dataset: str, scheme: str, cls: int, seed: int, *, co
         sizes = {"n_train": 256, "n_test_normal": 200, "n_test_anomalous": 200, "n_public_anomalous": 200}
         epochs, warmup, width = 2, 1, 0.25
     elif scale == "cpu":
-        sizes = {"n_train": 1000 if soft else 2000, "n_test_normal": None, "n_test_anomalous": None,
-                 "n_public_anomalous": 9000 if soft else None}
-        epochs, warmup, width = 15, 5, 0.25
+        # the larger side of each test pool is drawn down to CPU_TEST_DRAW (the smaller is complete)
+        sizes = {"n_train": CPU_TRAIN_IMAGES, "n_test_normal": None if soft else CPU_TEST_DRAW,
+                 "n_test_anomalous": CPU_TEST_DRAW if soft else None, "n_public_anomalous": CPU_TEST_DRAW}
+        epochs, warmup, width = CPU_EPOCHS, CPU_WARMUP_EPOCHS, 0.25
     else:
         sizes = {"n_train": None, "n_test_normal": None, "n_test_anomalous": None, "n_public_anomalous": None}
         epochs, warmup, width = paper_spec.epochs, paper_spec.warmup_epochs, 1.0
     weight = paper_spec.alpha if contrastive else 0.0
     train = paper_spec.to_dict() | {"epochs": epochs, "warmup_epochs": warmup, "alpha": weight, "beta": weight}
     model = {"name": f"adcgan{info.image_size}", "width": width, "latent_dim": 200 if dataset == "cats_vs_dogs" else 100}
+    if scale == "cpu":
+        model["memory_format"] = "channels_last"  # NHWC weights: faster on CPU (benchmarks/train_throughput.py)
     return {"paper": PAPER, "experiment": EXPERIMENT, "scale": scale, "seed": int(seed), "device": device,
             "threads": int(threads),
             "data": {"dataset": dataset, "scheme": scheme, "cls": int(cls), "pad_resize": info.crop is not None,

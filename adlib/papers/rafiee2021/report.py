@@ -527,9 +527,13 @@ def deviations(scale: str) -> str:
         f"the 9 normal classes (all-vs-one; the paper: all 54,000). Epochs: {tr['warmup_epochs']} warm-up + "
         f"{tr['epochs']} GAN for both schemes "
         "(the paper: 5 + 15 one-vs-all, 15 + 35 all-vs-one).",
-        "Test: the full test split (clean pool). The public-code pool adds anomalies from the train split; "
-        f"for one-vs-all {one['data']['n_public_anomalous']:,} of its 63,000 images are drawn at random "
-        "(stratified by class).",
+        f"Test (clean pool): the test split's 1,000 images of the class, and **{one['data']['n_test_anomalous']:,}** "
+        "of the other 9,000 drawn at random, stratified by class (the paper: the whole test split). "
+        f"The public-code pool's anomalies: {one['data']['n_public_anomalous']:,} of its 63,000 (one-vs-all) "
+        f"and {all_['data']['n_public_anomalous']:,} of its 7,000 (all-vs-one) train + test images, drawn the "
+        "same way.",
+        f"Weights stored channels-last (`memory_format='{one['model']['memory_format']}'`), which is faster "
+        "on a CPU and changes the last bits of every number, not what is computed.",
         f"Everything else as at paper scale: Adam, batch {tr['batch_size']}, α = β = {tr['alpha']:g}, "
         f"λ = {one['score']['lam']:g}, ρ = {one['score']['rho']:g}, 3 seeds.",
     ]
