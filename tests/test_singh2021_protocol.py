@@ -17,6 +17,20 @@ def test_combination_counts(split, count):
     assert len(set(combos)) == count and all(len(t) == m and list(t) == sorted(t) for t in combos)
 
 
+def test_a_sample_of_combinations_is_a_fixed_sorted_subset():
+    all_55 = P.split_combinations("5/5")
+    sample = P.sample_combinations("5/5", 42)
+    assert len(sample) == len(set(sample)) == 42 and set(sample) <= set(all_55)
+    assert sample == sorted(sample) and sample == P.sample_combinations("5/5", 42)
+    assert sample != all_55[:42]  # drawn at random, not the first ones
+    assert sample != P.sample_combinations("5/5", 42, seed=P.COMBINATION_SAMPLE_SEED + 1)
+    # every class is normal in some sampled combination and anomalous in another
+    assert set().union(*sample) == set(range(10)) and all(any(c not in s for s in sample) for c in range(10))
+    assert P.sample_combinations("9/1", 50) == P.split_combinations("9/1")
+    with pytest.raises(ValueError):
+        P.sample_combinations("5/5", 0)
+
+
 def test_anomalies_are_the_remaining_classes():
     s = P.class_split((0, 8), 10)
     assert s.in_classes == (0, 8) and s.test_ood_classes == (1, 2, 3, 4, 5, 6, 7, 9)

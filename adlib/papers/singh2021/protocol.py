@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
+import numpy as np
 import pandas as pd
 
 from adlib.data.splits import ClassSplit, multi_class_normal_combinations
@@ -35,6 +36,22 @@ def split_combinations(split: str) -> list[tuple[int, ...]]:
         raise ValueError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
     m, c = SPLITS[split]
     return [s.in_classes for s in multi_class_normal_combinations(c, m)]
+
+
+COMBINATION_SAMPLE_SEED = 2021
+"""Seeds :func:`sample_combinations`: one fixed draw, the same on every machine and run."""
+
+
+def sample_combinations(split: str, k: int, seed: int = COMBINATION_SAMPLE_SEED) -> list[tuple[int, ...]]:
+    """``k`` of a split's combinations drawn uniformly at random without replacement (a fixed draw
+    for a given ``seed``), in lexicographic order; all of them when ``k`` is at least their number."""
+    combos = split_combinations(split)
+    if isinstance(k, bool) or int(k) < 1:
+        raise ValueError(f"k must be a positive number of combinations; got {k!r}")
+    if k >= len(combos):
+        return combos
+    picked = np.random.default_rng(seed).choice(len(combos), size=int(k), replace=False)
+    return [combos[i] for i in np.sort(picked)]
 
 
 def class_split(normal_classes: Sequence[int], n_classes: int) -> ClassSplit:
