@@ -60,7 +60,7 @@ class Family:
 
 FAMILIES: dict[str, Family] = {
     "lenet": Family("ruff2021", "Deep SVDD LeNet (mnist_lenet, rep_dim 32, logit head), BCE on [nominal; OE]",
-                    (1, 28, 28), 128),
+                    (1, 28, 28), 128, memory_format="channels_last"),
     "lenet_tiny": Family("singh2021", "bias-free LeNet encoder (widths 8, 4, rep_dim 128), Deep SVDD loss",
                          (1, 28, 28), 32),
     "mnist_convnet": Family("hendrycks2019", "the OE code's MNIST ConvNet, cross-entropy", (1, 28, 28), 50,
@@ -69,7 +69,7 @@ FAMILIES: dict[str, Family] = {
     "wrn16_4": Family("hendrycks2019 (paper scale)", "WRN-16-4 forward/backward, cross-entropy, crop + flip",
                       (3, 32, 32), 128, cifar_augment=True),
     "adcgan": Family("rafiee2021", "AD-CGAN GAN-phase step (critic, generator, autoencoder, D_z), 0.25x width",
-                     (1, 28, 28), 32),
+                     (1, 28, 28), 32, memory_format="channels_last"),
     "pixelcnn": Family("hendrycks2019", "PixelCNN-style (masked 7x7 + 4 masked 3x3 blocks, 16 ch), "
                        "256-way likelihood", (1, 28, 28), 64),
 }

@@ -26,7 +26,8 @@ def test_ruff2021(scale, artefact):
     _has(box, f"**{cfg['data']['n_nominal']:,}** training images", f"**{tr['epochs']} epochs**",
          "drops at epochs " + " and ".join(map(str, tr["lr_milestones"])), f"Adam {sci(tr['lr'])}",
          f"weight decay {sci(tr['weight_decay'])}", f"{tr['batch_size']} + {tr['oe_batch_size']} batches",
-         f"rep_dim {cfg['model']['rep_dim']}")
+         f"rep_dim {cfg['model']['rep_dim']}", f"memory_format='{cfg['model']['memory_format']}'",
+         f"**{len(grids.CPU_SEEDS)} seed", ", ".join(report.FMNIST_CLASSES[c] for c in grids.SWEEP_CLASSES_CPU))
     if scale == "smoke":
         sm = grids.table1_configs("smoke", [0])[1]
         _has(box, f"{sm['data']['n_nominal']:,} training images, {sm['train']['epochs']} epochs, "

@@ -54,6 +54,17 @@ def test_each_benchmark_step_trains_its_model_and_counts_its_flops(family):
     assert flops > 1e5  # a conv net's step is not free; a miscounted step (no backward, no convs) would be
 
 
+def test_benchmark_families_use_the_memory_format_of_their_papers_cpu_configs():
+    from adlib.papers.rafiee2021 import experiments as rafiee
+    from adlib.papers.ruff2021 import experiments as ruff
+
+    bench = _load("train_throughput")
+    cpu_model = {"lenet": ruff.run_config("cpu", "bce", 0, 0)["model"],
+                 "adcgan": rafiee.table_configs("cpu", [0])[0]["model"]}
+    for family, model in cpu_model.items():
+        assert bench.FAMILIES[family].memory_format == model.get("memory_format", "contiguous"), family
+
+
 def test_benchmark_rejects_an_unknown_family():
     out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "train_throughput.py"), "--families", "vgg"],
                          capture_output=True, text=True)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from adlib.models import create_model
-from adlib.papers.ruff2021 import grids
+from adlib.papers.ruff2021 import experiments, grids
 from adlib.papers.ruff2021.experiments import (METHODS, build_data, gaussian_blur_images, heldout_split,
                                                initial_center, run, run_config)
 from adlib.results import config_hash
@@ -133,3 +133,28 @@ def test_paper_scale_configs_name_the_papers_setup_and_missing_data(monkeypatch,
     with pytest.raises(NotImplementedError, match="ImageNet-22K"):
         check_data_present(imagenet["data"])
     create_model(**{k: v for k, v in imagenet["model"].items()})  # the configured network builds
+
+
+def test_cpu_grid_is_one_seed_with_figure2_on_the_sweep_classes():
+    import json
+    from pathlib import Path
+
+    assert {c["data"]["nominal_class"] for c in grids.table1_configs("cpu", [0])} == set(range(10))
+    for make in (grids.figure2_configs, grids.blur_configs, grids.diversity_configs, grids.table3_configs,
+                 grids.figure7_configs):
+        assert {c["data"]["nominal_class"] for c in make("cpu", [0])} == set(grids.SWEEP_CLASSES_CPU)
+    assert {c["data"]["nominal_class"] for c in grids.figure2_configs("paper", [0])} == set(range(10))
+    every = grids.all_cpu_configs()
+    assert {c["seed"] for c in every} == set(grids.CPU_SEEDS)
+    assert all(c["model"]["memory_format"] == "channels_last" for c in every)
+    assert "memory_format" not in run_config("smoke", "hsc", 0, 0)["model"]
+    assert {(c["train"]["epochs"], tuple(c["train"]["lr_milestones"])) for c in every} == \
+        {(experiments.CPU_EPOCHS, experiments.CPU_LR_MILESTONES)}
+    root = Path(__file__).resolve().parents[1] / "notebooks" / "ruff2021"
+    for name in ("table1", "table2", "table3", "figure2", "figure7", "blur", "diversity"):
+        cells = json.loads((root / f"{name}.ipynb").read_text())["cells"]
+        params = next(c for c in cells if "parameters" in c["metadata"].get("tags", []))
+        ns: dict = {}
+        exec("".join(params["source"]), ns)
+        assert ns["seeds"] == list(grids.CPU_SEEDS), name
+

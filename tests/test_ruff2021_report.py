@@ -43,6 +43,17 @@ def test_summary_is_mean_over_classes_then_std_over_seeds():
     assert table.loc["T-shirt/top", "HSC"] == "90.1 ± 0.1" and table.loc["Mean AUC", "HSC"] == "92.6 ± 0.1"
 
 
+def test_one_seed_shows_means_without_a_spread():
+    df = rr.runs_frame([_record("hsc", c, 0, 90 + c) for c in (0, 5)])
+    table = rr.per_class_table(df, methods=("hsc",))
+    assert table.loc["T-shirt/top", "HSC"] == "90.0" and table.loc["Mean AUC", "HSC"] == "92.5"
+    assert rr.curve_table(df.assign(x=1), "x", methods=("hsc",)).iloc[0, 0] == "92.5"
+    assert "1 seed × 2 classes" in rr.ours_label(df)
+    two = rr.runs_frame([_record("hsc", c, s, 90 + c + s) for c in (0, 5) for s in (0, 1)])
+    assert rr.per_class_table(two, methods=("hsc",)).loc["Mean AUC", "HSC"] == "93.0 ± 0.7"
+    assert "2 seeds × 2 classes" in rr.ours_label(two)
+
+
 def test_table1_frame_keeps_literature_rows_unrun():
     frame = rr.table1_frame(_table1_df({"deep_svdd": 85, "dsad": 95, "hsc": 96, "focal": 96.5, "bce": 96.6}))
     ours = frame.columns[-1]

@@ -3,7 +3,8 @@ and figures, and check the paper's claims on them.
 
 Every number here is computed from stored runs. Means over classes follow the paper (mean AUC
 over classes and seeds); the spread we show is the standard deviation over seeds of the
-per-seed mean (or, per class, over seeds), ddof = 1.
+per-seed mean (or, per class, over seeds), ddof = 1. With one seed (the ``cpu`` default) there
+is no spread over seeds, and a cell shows the mean alone, never "± 0.0".
 """
 
 from __future__ import annotations
@@ -85,15 +86,23 @@ def _mean(df: pd.DataFrame, **where: Any) -> float:
     return float(seed_means(sub, []).auroc.mean()) if len(sub) else float("nan")
 
 
+def seed_cell(mean: float, std: float, n_seeds: int) -> str:
+    """A table cell: "mean ± std over seeds", or the mean alone where one seed was run."""
+    return fmt_pm(mean, std) if n_seeds > 1 else f"{mean:.1f}"
+
+
 def _pm(df: pd.DataFrame, **where: Any) -> str:
     sub = _where(df, **where)
-    return fmt_pm(*mean_std(seed_means(sub, []).auroc)) if len(sub) else "—"
+    per_seed = seed_means(sub, []).auroc
+    return seed_cell(*mean_std(per_seed), len(per_seed)) if len(sub) else "—"
 
 
 def ours_label(df: pd.DataFrame) -> str:
     scale = df.scale.iloc[0]
     protocol = PROTOCOL_LABELS[df.protocol.iloc[0]]
-    return f"ours: {protocol}, {scale} scale, {df.seed.nunique()} seeds × {df.nominal_class.nunique()} classes"
+    n_seeds = df.seed.nunique()
+    return (f"ours: {protocol}, {scale} scale, {n_seeds} seed{'s' if n_seeds > 1 else ''} × "
+            f"{df.nominal_class.nunique()} classes")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,7 +136,7 @@ def per_class_table(df: pd.DataFrame, methods: Sequence[str] = ("deep_svdd", "ds
     names = class_names(df.protocol.iloc[0])
     for m in methods:
         sub = df[df.method == m]
-        col = {names[c]: fmt_pm(*mean_std(sub[sub.nominal_class == c].auroc))
+        col = {names[c]: seed_cell(*mean_std(sub[sub.nominal_class == c].auroc), sub[sub.nominal_class == c].seed.nunique())
                for c in sorted(sub.nominal_class.unique())}
         col["Mean AUC"] = _pm(sub)
         table[METHOD_LABELS[m]] = col
@@ -213,7 +222,7 @@ def curve_table(df: pd.DataFrame, x: str, methods: Sequence[str] = ("hsc", "bce"
     """Rows = values of ``x``, columns = methods, "mean ± std" (over seeds of the class mean)."""
     sub = df[df.method.isin(methods)]
     s = summary(sub, ["method", x])
-    s["cell"] = [fmt_pm(m, sd) for m, sd in zip(s["mean"], s["std"])]
+    s["cell"] = [seed_cell(m, sd, n) for m, sd, n in zip(s["mean"], s["std"], s["n_seeds"])]
     out = s.pivot(index=x, columns="method", values="cell")[list(methods)]
     out.columns = [METHOD_LABELS[m] for m in out.columns]
     return out
@@ -392,7 +401,7 @@ def figure7_claims(df: pd.DataFrame) -> list[Claim]:
     s = summary(df, ["gamma"])
     spread = float(s["mean"].max() - s["mean"].min())
     return [Claim("figure7", "The Focal classifier is insensitive to γ (mean AUC within 1.5 points over γ ∈ {0, 0.5, 2, 4})",
-                  spread <= 1.5, ", ".join(f"γ={r.gamma:g}: {r['mean']:.1f} ± {r['std']:.1f}" for _, r in s.iterrows())
+                  spread <= 1.5, ", ".join(f"γ={r.gamma:g}: {seed_cell(r['mean'], r['std'], r['n_seeds'])}" for _, r in s.iterrows())
                   + f"; range {spread:.2f}")]
 
 
@@ -423,7 +432,7 @@ def deviations(scale: str, artefact: str) -> str:
                 "with `scipy.ndimage.gaussian_filter` rather than per sample with PIL's box-blur approximation. "
                 "ImageNet-30 (Table 2/6) is not runnable with adlib (no streaming loader for the 14 M ImageNet-22K OE images).")
     from adlib.papers.ruff2021.experiments import OE_POOL_SIZE, run_config
-    from adlib.papers.ruff2021.grids import BLUR_SIGMAS_CPU
+    from adlib.papers.ruff2021.grids import BLUR_SIGMAS_CPU, CPU_SEEDS, SWEEP_CLASSES_CPU
     from adlib.report import sci
 
     cpu = run_config("cpu", "hsc", 0, 0)  # the lines below describe cpu scale (smoke shrinks it)
@@ -433,7 +442,12 @@ def deviations(scale: str, artefact: str) -> str:
         f"Nominal data: **Fashion-MNIST**, one class at a time, **{data['n_nominal']:,}** training images of that "
         f"class (the paper: all ≈ 5,000–6,000), **{tr['epochs']} epochs** with learning-rate drops at epochs "
         f"{drops} (paper: 150–200 epochs), Adam {sci(tr['lr'])}, weight decay {sci(tr['weight_decay'])}, balanced "
-        f"{tr['batch_size']} + {tr['oe_batch_size']} batches, the MNIST LeNet (rep_dim {cpu['model']['rep_dim']}).",
+        f"{tr['batch_size']} + {tr['oe_batch_size']} batches, the MNIST LeNet (rep_dim {cpu['model']['rep_dim']}), "
+        f"its weights stored channels-last (`memory_format='{cpu['model']['memory_format']}'`: the same "
+        "model in the memory layout that is faster on CPU).",
+        f"**{len(CPU_SEEDS)} seed{'s' if len(CPU_SEEDS) > 1 else ''}** per configuration (the paper: 10), so the "
+        "tables show means with no spread over seeds. Table 1 runs all 10 classes; Figure 2 and the blur, diversity, "
+        "γ and h sweeps run " + ", ".join(FMNIST_CLASSES[c] for c in SWEEP_CLASSES_CPU) + ".",
         f"OE (P1): for each nominal class a fixed pool of **{OE_POOL_SIZE} of the other 9 Fashion-MNIST classes** "
         f"(training images); the **other {9 - OE_POOL_SIZE} classes are the test anomalies**, so no test anomaly "
         "class is ever seen as OE "
