@@ -48,7 +48,7 @@ def test_reduced_scales_have_no_cifar100_runs(scale):
         assert not _cifar100(cfgs)
         assert {c["data"]["dataset"] for c in cfgs} == {ex.default_dataset(scale)}
     cpu = sr.book_configs("cpu", [0, 1, 2])
-    assert len(cpu) == 45 * 5 * 3 + 10 * 5 * 3 + sr.CPU_COMBINATIONS_5_5 * 5 * sr.CPU_SEEDS_5_5
+    assert len(cpu) == 45 * 5 * 3 + 10 * 5 * sr.CPU_SPLIT_SEEDS["9/1"] + sr.CPU_COMBINATIONS_5_5 * 5 * sr.CPU_SPLIT_SEEDS["5/5"]
 
 
 def test_tables_10_to_12_are_on_the_combinations_page():

@@ -43,10 +43,10 @@ CONTRARY = {
 
 def test_book_configs_are_the_sweep_and_small_at_smoke():
     cpu = sr.book_configs("cpu", [0, 1, 2])
-    assert sr.CPU_COMBINATIONS_5_5 < 252 and sr.CPU_SEEDS_5_5 == 1
-    assert len(cpu) == 45 * 5 * 3 + 10 * 5 * 3 + sr.CPU_COMBINATIONS_5_5 * 5 * 1
+    assert sr.CPU_COMBINATIONS_5_5 < 252 and sr.CPU_SPLIT_SEEDS == {"5/5": 1, "9/1": 1}
+    assert len(cpu) == 45 * 5 * 3 + 10 * 5 * 1 + sr.CPU_COMBINATIONS_5_5 * 5 * 1
     sample = set(P.sample_combinations("5/5", sr.CPU_COMBINATIONS_5_5))
-    sweep = ex.sweep_configs("cpu", [0, 1, 2], splits=("2/8", "9/1")) + [
+    sweep = ex.sweep_configs("cpu", [0, 1, 2], splits=("2/8",)) + ex.sweep_configs("cpu", [0], splits=("9/1",)) + [
         c for c in ex.split_configs("cpu", "5/5", [0]) if tuple(c["data"]["normal_classes"]) in sample]
     assert {config_hash(c) for c in cpu} == {config_hash(c) for c in sweep}
     smoke = sr.book_configs("smoke", [0, 1])
