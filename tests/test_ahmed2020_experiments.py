@@ -44,12 +44,15 @@ def test_configs_per_scale_and_method():
     assert rot["train"]["aux_weight"] == 0.5 and rot["curves"] is False
     assert (mask["train"]["mask_size"], mask["train"]["mask_window"]) == (14, 18) and mask["aux"] is None
     assert cls["train"]["mask_size"] == rot["train"]["mask_size"] == 0
-    assert cls["model"] == {"name": "small_convnet", "width": 16}
-    assert cls["train"]["epochs"] == 6 and cls["data"]["train_per_class"] == 500
+    assert cls["model"] == {"name": "small_convnet", "width": 16, "memory_format": "channels_last"}
+    assert cls["train"]["epochs"] == 6 and cls["data"]["train_per_class"] == ex.CPU_TRAIN_PER_CLASS == 300
+    assert cls["data"]["test_per_class"] == ex.CPU_TEST_PER_CLASS == 300
+    assert "memory_format" not in ex.run_config("smoke", "fmnist", 3, "classification", 0)["model"]
     assert cls["score"] == {"odin_temperature": 1000.0, "odin_epsilon": 5e-5}
     digits = ex.run_config("cpu", "digits", 0, "rotation", 0)
     assert digits["train"]["aux_weight"] == 1.0 and digits["train"]["epochs"] == 30  # the STL-10 analogue
     assert digits["data"]["train_per_class"] is None and not digits["pipeline"]["hflip"]
+    assert digits["data"]["test_per_class"] is None  # the small-data analogue keeps its whole test half
     paper = ex.run_config("paper", "cifar10", 0, "rotation", 0)
     assert paper["aux"]["rotations_per_image"] == 4 and paper["train"]["aux_weight"] == 0.5
     assert paper["model"] == {"name": "wrn", "depth": 28, "widen_factor": 10, "dropout": 0.3}
@@ -275,3 +278,22 @@ def test_book_configs_rejects_bad_arguments():
         report.book_configs("holdout", "cpu", [])
     with pytest.raises(ValueError, match="unknown scale"):
         report.book_configs("holdout", "huge", [0])
+
+
+def test_pages_default_to_the_cpu_seeds():
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "notebooks" / "ahmed2020"
+    for name in ("appendix_d", "figure1", "holdout", "masking", "table1", "table2", "table5"):
+        cells = json.loads((root / f"{name}.ipynb").read_text())["cells"]
+        params = next(c for c in cells if "parameters" in c["metadata"].get("tags", []))
+        ns: dict = {}
+        exec("".join(params["source"]), ns)
+        assert ns["seeds"] == list(report.CPU_SEEDS), name
+
+
+def test_one_seed_shows_the_value_without_a_spread():
+    assert report._pm([20.0]) == "20.00"
+    assert report._pm([20.0, 22.0]) == "21.00 ± 1.00"
+

@@ -298,5 +298,9 @@ def test_ahmed2020_holdout_box(scale):
          f"at epochs {'/'.join(map(str, c['train']['lr_milestones']))} of {c['train']['epochs']}",
          f"divided by {1 / c['train']['lr_gamma']:g}", f"λ is the paper's ({c['train']['aux_weight']:.1f} and "
          f"{s['train']['aux_weight']:.1f})")
-    if c["data"]["train_per_class"]:
+    if c["data"]["train_per_class"] and c["data"]["test_per_class"]:
+        _has(box, f"{c['data']['train_per_class']} training and {c['data']['test_per_class']} test images per class")
+    elif c["data"]["train_per_class"]:
         _has(box, f"{c['data']['train_per_class']} training images per class")
+    if scale == "cpu":
+        _has(box, f"**{len(ar.CPU_SEEDS)} seed", f"weights stored `{c['model']['memory_format']}`")

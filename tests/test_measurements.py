@@ -55,12 +55,14 @@ def test_each_benchmark_step_trains_its_model_and_counts_its_flops(family):
 
 
 def test_benchmark_families_use_the_memory_format_of_their_papers_cpu_configs():
+    from adlib.papers.ahmed2020 import experiments as ahmed
     from adlib.papers.rafiee2021 import experiments as rafiee
     from adlib.papers.ruff2021 import experiments as ruff
 
     bench = _load("train_throughput")
     cpu_model = {"lenet": ruff.run_config("cpu", "bce", 0, 0)["model"],
-                 "adcgan": rafiee.table_configs("cpu", [0])[0]["model"]}
+                 "adcgan": rafiee.table_configs("cpu", [0])[0]["model"],
+                 "small_convnet": ahmed.run_config("cpu", "fmnist", 0, "classification", 0)["model"]}
     for family, model in cpu_model.items():
         assert bench.FAMILIES[family].memory_format == model.get("memory_format", "contiguous"), family
 
