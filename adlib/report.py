@@ -73,6 +73,18 @@ def fmt_pm(mean: float, std: float, digits: int = 1) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
+def fmt_spread(mean: float, std: float, n: int, digits: int = 1) -> str:
+    """:func:`fmt_pm` over ``n`` seeds, or the mean alone for one seed (there is no spread to show,
+    and "± 0.0" would claim one)."""
+    return fmt_pm(mean, std, digits) if n > 1 else f"{mean:.{digits}f}"
+
+
+def fmt_over_seeds(values: Iterable[float], digits: int = 1) -> str:
+    """``values`` (one per seed) as "mean ± std" (ddof = 1), or the value alone for one seed."""
+    values = list(values)
+    return fmt_spread(*mean_std(values), len(values), digits)
+
+
 def is_better(new, old, better: str):
     """Whether ``new`` is better than ``old`` when ``better`` is ``"lower"`` or ``"higher"``
     (elementwise for arrays)."""
@@ -88,7 +100,7 @@ def paired_evidence(label_old: str, old: Iterable[float], label_new: str, new: I
     ``"A … vs B …; per seed a/b, …"``, for two alternatives rather than a before and after)."""
     old, new = list(old), list(new)
     sep, pair = (" → ", "→") if arrow else (" vs ", "/")
-    return (f"{label_old} {fmt_pm(*mean_std(old), digits)}{sep}{label_new} {fmt_pm(*mean_std(new), digits)}; "
+    return (f"{label_old} {fmt_over_seeds(old, digits)}{sep}{label_new} {fmt_over_seeds(new, digits)}; "
             f"per seed {', '.join(f'{a:.{digits}f}{pair}{b:.{digits}f}' for a, b in zip(old, new))}")
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from adlib.papers.ahmed2020.appendix_d import (ARTEFACT, CPU_ANALOGUE_OF, METHOD_LABELS, PAPER, PAPER_OOD_SETS,
                                                RUNNER, SHORT_LABELS, check_data_present, class_names, ood_label,
                                                ood_sets)
-from adlib.report import Claim, fmt_pm, mean_std
+from adlib.report import Claim, fmt_over_seeds
 from adlib.results import RunRecord, config_hash
 from adlib.sweep import PaperRunner
 
@@ -75,7 +75,7 @@ def _sets_in_order(df: pd.DataFrame) -> list[str]:
 
 def _cell(values: Iterable[float]) -> str:
     values = list(values)
-    return fmt_pm(*mean_std(values)) if values else "–"
+    return fmt_over_seeds(values) if values else "–"
 
 
 def paper_frame() -> pd.DataFrame:

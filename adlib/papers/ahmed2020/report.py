@@ -160,8 +160,10 @@ def _select(df: pd.DataFrame, bench: str, methods: Sequence[str], transforms: st
 
 def _pm(values: Iterable[float]) -> str:
     """"mean ± std" over seeds (ddof = 0), or the value alone where one seed was run."""
+    from adlib.report import fmt_spread
+
     v = np.asarray(list(values), dtype=float)
-    return f"{v.mean():.2f} ± {v.std():.2f}" if len(v) > 1 else f"{v.mean():.2f}"
+    return fmt_spread(float(v.mean()), float(v.std()), len(v), digits=2)
 
 
 def class_table(df: pd.DataFrame, bench: str, methods: Sequence[str] = ("classification", "rotation"),

@@ -18,7 +18,7 @@ import pandas as pd
 from adlib.papers.ruff2021.experiments import (CIFAR10_CLASSES, FMNIST_CLASSES, H_LABELS, METHOD_LABELS, PAPER,
                                                PROTOCOL_LABELS, RUNNER, check_data_present)
 from adlib.paper_values import paper_printed
-from adlib.report import Claim, fmt_pm, mean_std
+from adlib.report import Claim, fmt_spread, mean_std
 from adlib.results import RunRecord
 from adlib.sweep import PaperRunner
 
@@ -86,15 +86,10 @@ def _mean(df: pd.DataFrame, **where: Any) -> float:
     return float(seed_means(sub, []).auroc.mean()) if len(sub) else float("nan")
 
 
-def seed_cell(mean: float, std: float, n_seeds: int) -> str:
-    """A table cell: "mean ± std over seeds", or the mean alone where one seed was run."""
-    return fmt_pm(mean, std) if n_seeds > 1 else f"{mean:.1f}"
-
-
 def _pm(df: pd.DataFrame, **where: Any) -> str:
     sub = _where(df, **where)
     per_seed = seed_means(sub, []).auroc
-    return seed_cell(*mean_std(per_seed), len(per_seed)) if len(sub) else "—"
+    return fmt_spread(*mean_std(per_seed), len(per_seed)) if len(sub) else "—"
 
 
 def ours_label(df: pd.DataFrame) -> str:
@@ -136,7 +131,7 @@ def per_class_table(df: pd.DataFrame, methods: Sequence[str] = ("deep_svdd", "ds
     names = class_names(df.protocol.iloc[0])
     for m in methods:
         sub = df[df.method == m]
-        col = {names[c]: seed_cell(*mean_std(sub[sub.nominal_class == c].auroc), sub[sub.nominal_class == c].seed.nunique())
+        col = {names[c]: fmt_spread(*mean_std(sub[sub.nominal_class == c].auroc), sub[sub.nominal_class == c].seed.nunique())
                for c in sorted(sub.nominal_class.unique())}
         col["Mean AUC"] = _pm(sub)
         table[METHOD_LABELS[m]] = col
@@ -222,7 +217,7 @@ def curve_table(df: pd.DataFrame, x: str, methods: Sequence[str] = ("hsc", "bce"
     """Rows = values of ``x``, columns = methods, "mean ± std" (over seeds of the class mean)."""
     sub = df[df.method.isin(methods)]
     s = summary(sub, ["method", x])
-    s["cell"] = [seed_cell(m, sd, n) for m, sd, n in zip(s["mean"], s["std"], s["n_seeds"])]
+    s["cell"] = [fmt_spread(m, sd, n) for m, sd, n in zip(s["mean"], s["std"], s["n_seeds"])]
     out = s.pivot(index=x, columns="method", values="cell")[list(methods)]
     out.columns = [METHOD_LABELS[m] for m in out.columns]
     return out
@@ -401,7 +396,7 @@ def figure7_claims(df: pd.DataFrame) -> list[Claim]:
     s = summary(df, ["gamma"])
     spread = float(s["mean"].max() - s["mean"].min())
     return [Claim("figure7", "The Focal classifier is insensitive to γ (mean AUC within 1.5 points over γ ∈ {0, 0.5, 2, 4})",
-                  spread <= 1.5, ", ".join(f"γ={r.gamma:g}: {seed_cell(r['mean'], r['std'], r['n_seeds'])}" for _, r in s.iterrows())
+                  spread <= 1.5, ", ".join(f"γ={r.gamma:g}: {fmt_spread(r['mean'], r['std'], r['n_seeds'])}" for _, r in s.iterrows())
                   + f"; range {spread:.2f}")]
 
 
