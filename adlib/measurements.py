@@ -200,8 +200,9 @@ def forced_build_summary(frame: pd.DataFrame, workers: int = 2) -> str:
                  f"time, the workers' start-up or the waits between a paper's stages, and stored runs made on "
                  f"another machine can run at another speed here)")
         over = (f" If the other papers ran over their estimates by as much, the whole build would take about "
-                f"{scaled:.0f} min.")
+                f"{scaled:.0f} min." if rest else "")
+    basis = ("Summed over the papers' measured builds" if len(measured) == len(papers) else
+             "Measured where measured and estimated from the stored runs' wall times elsewhere")
     return (f"A whole `make book FORCE=1` has not been recorded yet (it writes `results/book_times.json`). {known}. "
-            f"Measured where measured and estimated from the stored runs' wall times elsewhere, re-computing "
-            f"everything would take about **{total:.0f} min** on {workers} cores against the target of "
-            f"{BOOK_MINUTES_TARGET} min: {verdict}.{over}")
+            f"{basis}, re-computing everything would take about **{total:.0f} min** on {workers} cores against the "
+            f"target of {BOOK_MINUTES_TARGET} min: {verdict}.{over}")

@@ -225,6 +225,11 @@ def test_forced_build_frame_takes_a_measured_paper_and_estimates_the_others(tmp_
     assert "about 50 min" in text  # 25 measured + 1.25 × 20 estimated
     _stored_run(tmp_path, "singh2021", "s1", 7200.0)  # 80 min on 2 workers: over the hour
     assert "not met" in forced_build_summary(forced_build_frame("cpu", 2, tmp_path))
+    write_book_times(tmp_path / "book_times.singh2021.json", table.assign(paper="singh2021"), scale="cpu", force=True,
+                     total_seconds=3000.0, papers=["singh2021"])
+    every = forced_build_summary(forced_build_frame("cpu", 2, tmp_path))  # every paper measured: no extrapolation
+    assert "2 of 2 papers" in every and "Summed over the papers' measured builds" in every
+    assert "**75 min**" in every and "If the other papers" not in every
 
 
 def test_a_paper_time_table_states_no_whole_book_target(tmp_path):
