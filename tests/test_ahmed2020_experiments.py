@@ -280,20 +280,6 @@ def test_book_configs_rejects_bad_arguments():
         report.book_configs("holdout", "huge", [0])
 
 
-def test_pages_default_to_the_cpu_seeds():
-    import json
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1] / "notebooks" / "ahmed2020"
-    for name in ("appendix_d", "figure1", "holdout", "masking", "table1", "table2", "table5"):
-        cells = json.loads((root / f"{name}.ipynb").read_text())["cells"]
-        params = next(c for c in cells if "parameters" in c["metadata"].get("tags", []))
-        ns: dict = {}
-        exec("".join(params["source"]), ns)
-        assert ns["seeds"] == list(report.CPU_SEEDS), name
-
-
 def test_one_seed_shows_the_value_without_a_spread():
     assert report._pm([20.0]) == "20.00"
     assert report._pm([20.0, 22.0]) == "21.00 ± 1.00"
-

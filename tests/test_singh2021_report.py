@@ -212,17 +212,3 @@ def test_plot_combinations_marks_the_papers_cells_on_cifar10_runs_and_nothing_fo
     assert len(marks["paper DeepMAD (Tables 5–9, CIFAR-10)"].get_offsets()) == 20
     fig = sr.plot_combinations(_frame(PAPER_LIKE, splits=("9/1",)), "9/1")
     assert len(fig.axes) == 1 and sr.paper_best_worst("9/1").empty
-
-
-def test_pages_default_to_the_cpu_seeds():
-    import json
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1] / "notebooks" / "singh2021"
-    for name in ("ranges", "combinations", "features", "figure8", "recycle"):
-        cells = json.loads((root / f"{name}.ipynb").read_text())["cells"]
-        params = next(c for c in cells if "parameters" in c["metadata"].get("tags", []))
-        ns: dict = {}
-        exec("".join(params["source"]), ns)
-        assert ns["seeds"] == list(sr.CPU_SEEDS), name
-
