@@ -15,7 +15,7 @@ import pandas as pd
 
 from adlib.papers.ahmed2020 import experiments as ex
 from adlib.paper_values import paper_printed
-from adlib.report import Claim
+from adlib.report import Claim, fmt_spread
 from adlib.scales import check_scale
 from adlib.sweep import PaperRunner
 
@@ -160,8 +160,6 @@ def _select(df: pd.DataFrame, bench: str, methods: Sequence[str], transforms: st
 
 def _pm(values: Iterable[float]) -> str:
     """"mean ± std" over seeds (ddof = 0), or the value alone where one seed was run."""
-    from adlib.report import fmt_spread
-
     v = np.asarray(list(values), dtype=float)
     return fmt_spread(float(v.mean()), float(v.std()), len(v), digits=2)
 

@@ -18,7 +18,7 @@ import pandas as pd
 from adlib.papers.ruff2021.experiments import (CIFAR10_CLASSES, FMNIST_CLASSES, H_LABELS, METHOD_LABELS, PAPER,
                                                PROTOCOL_LABELS, RUNNER, check_data_present)
 from adlib.paper_values import paper_printed
-from adlib.report import Claim, fmt_spread, mean_std
+from adlib.report import Claim, fmt_over_seeds, fmt_spread, mean_std
 from adlib.results import RunRecord
 from adlib.sweep import PaperRunner
 
@@ -131,8 +131,7 @@ def per_class_table(df: pd.DataFrame, methods: Sequence[str] = ("deep_svdd", "ds
     names = class_names(df.protocol.iloc[0])
     for m in methods:
         sub = df[df.method == m]
-        col = {names[c]: fmt_spread(*mean_std(sub[sub.nominal_class == c].auroc), sub[sub.nominal_class == c].seed.nunique())
-               for c in sorted(sub.nominal_class.unique())}
+        col = {names[c]: fmt_over_seeds(sub[sub.nominal_class == c].auroc) for c in sorted(sub.nominal_class.unique())}
         col["Mean AUC"] = _pm(sub)
         table[METHOD_LABELS[m]] = col
     out = pd.DataFrame(table)
