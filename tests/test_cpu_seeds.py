@@ -8,6 +8,7 @@ import papermill
 import pytest
 
 from adlib.papers.ahmed2020 import report as ahmed
+from adlib.papers.hendrycks2019 import report as hendrycks
 from adlib.papers.ruff2021 import grids as ruff
 from adlib.papers.singh2021 import report as singh
 
@@ -16,6 +17,9 @@ PAGES = {
     "ruff2021": (ruff.CPU_SEEDS, ("table1", "table2", "table3", "figure2", "figure7", "blur", "diversity")),
     "ahmed2020": (ahmed.CPU_SEEDS, ("appendix_d", "figure1", "holdout", "masking", "table1", "table2", "table5")),
     "singh2021": (singh.CPU_SEEDS, ("ranges", "combinations", "features", "figure8", "recycle")),
+    "hendrycks2019": (hendrycks.CPU_SEEDS, ("calibration", "confidence_branch", "gan_outliers", "language_models",
+                                            "nlp_classifiers", "oe_scratch", "pixelcnn", "roc_curves", "table1",
+                                            "table10", "table9")),
 }
 
 

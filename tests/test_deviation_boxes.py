@@ -305,3 +305,17 @@ def test_ahmed2020_holdout_box(scale):
         _has(box, f"{c['data']['train_per_class']} training images per class")
     if scale == "cpu":
         _has(box, f"**{len(ar.CPU_SEEDS)} seed", f"weights stored `{c['model']['memory_format']}`")
+
+
+@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("module, args", [("report", ()), ("calibration", ()), ("confidence_branch", ()),
+                                          ("gan_outliers", ()), ("pixelcnn", ()), ("text_report", ("classifier",)),
+                                          ("text_report", ("lm",))])
+def test_hendrycks2019_boxes_state_the_cpu_seeds(scale, module, args):
+    import importlib
+
+    from adlib.papers.hendrycks2019 import report
+
+    box = importlib.import_module(f"adlib.papers.hendrycks2019.{module}").deviations(scale, *args)
+    _has(box, f"- Seeds: **{len(report.CPU_SEEDS)} seed", "(the spec: 3)", "only where more seeds are passed")
+    assert "mean over independently trained seeds" not in box.replace("then a mean over independently", "")

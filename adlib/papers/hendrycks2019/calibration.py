@@ -38,7 +38,7 @@ import torch
 
 from adlib.metrics import calibration_errors, soft_f1, tune_temperature
 from adlib.papers.hendrycks2019 import experiments as ex
-from adlib.report import Claim, fmt_pm, mean_std
+from adlib.report import Claim, fmt_over_seeds, mean_std
 from adlib.results import ResultsStore, RunRecord
 from adlib.scales import check_scale
 from adlib.train import accuracy, predict_logits, resolve_device
@@ -323,7 +323,7 @@ def seed_table(summary: pd.DataFrame, artefact: str = "table13") -> pd.DataFrame
     for k in METRICS:
         for label, method, v in COLUMNS[artefact]:
             table[(PAPER_METRICS[k], label)] = {
-                ex.OOD_SET_LABELS.get(s, s): fmt_pm(*mean_std(_values(summary, method, v, k, s))) for s in order}
+                ex.OOD_SET_LABELS.get(s, s): fmt_over_seeds(_values(summary, method, v, k, s)) for s in order}
     df = pd.DataFrame(table)
     df.index.name = "D_out^test"
     df.columns = pd.MultiIndex.from_tuples(df.columns, names=["metric", "method"])
@@ -336,8 +336,8 @@ def temperature_table(summary: pd.DataFrame) -> pd.DataFrame:
     for method in METHODS:
         t = summary[(summary.method == method) & (summary.metric == "temperature")].value
         acc = summary[(summary.method == method) & (summary.metric == "test_accuracy")].value
-        rows[METHOD_LABELS[method]] = {"tuned temperature T": fmt_pm(*mean_std(t), 3),
-                                       "test accuracy (%)": fmt_pm(*mean_std(acc), 2)}
+        rows[METHOD_LABELS[method]] = {"tuned temperature T": fmt_over_seeds(t, 3),
+                                       "test accuracy (%)": fmt_over_seeds(acc, 2)}
     return pd.DataFrame(rows).T
 
 
@@ -393,17 +393,17 @@ def claims(summary: pd.DataFrame) -> list[Claim]:
         verb = "lowers the" if LOWER_IS_BETTER[k] else "raises the"
         out.append(Claim("table12", f"OE {verb} {PAPER_METRICS[k]} of the temperature-tuned classifier "
                          "(mean over test-OOD sets, seed mean)", bool(held),
-                         f"Temperature {fmt_pm(*mean_std(base))} → +OE {fmt_pm(*mean_std(oe))}; "
+                         f"Temperature {fmt_over_seeds(base)} → +OE {fmt_over_seeds(oe)}; "
                          f"{_per_seed(base, oe)}"))
     base = _values(summary, "temperature", "plain", "RMS")
     resc = _values(summary, "temperature", "rescaled", "RMS")
     out.append(Claim("table13", "Posterior Rescaling does not raise the RMS calibration error by more than "
                      "0.5 points (seed mean)", bool(resc.mean() <= base.mean() + 0.5),
-                     f"Temp {fmt_pm(*mean_std(base))} → +Rescale {fmt_pm(*mean_std(resc))}; {_per_seed(base, resc)}"))
+                     f"Temp {fmt_over_seeds(base)} → +Rescale {fmt_over_seeds(resc)}; {_per_seed(base, resc)}"))
     oe_resc = _values(summary, "oe", "rescaled", "RMS")
     out.append(Claim("table13", "With Posterior Rescaling, OE still lowers the RMS calibration error (seed mean)",
                      bool(oe_resc.mean() < resc.mean()),
-                     f"+Rescale {fmt_pm(*mean_std(resc))} → +OE {fmt_pm(*mean_std(oe_resc))}; "
+                     f"+Rescale {fmt_over_seeds(resc)} → +OE {fmt_over_seeds(oe_resc)}; "
                      f"{_per_seed(resc, oe_resc)}"))
     worse = []
     sets = list(summary.attrs["ood_order"])
@@ -430,7 +430,7 @@ def deviations(scale: str) -> str:
             "Deviations: the OE set is the 300K Random Images subset (80 Million Tiny Images was withdrawn); "
             "Tiny ImageNet (10,000 held out) has no loader in this project, so its row is not reproduced.",
             *common])
-    from adlib.papers.hendrycks2019.report import FMNIST_TRAIN_PER_CLASS
+    from adlib.papers.hendrycks2019.report import FMNIST_TRAIN_PER_CLASS, seeds_sentence
 
     cfg = run_config(scale, "oe", 0)
     cpu = run_config("cpu", "oe", 0)  # the network line describes cpu scale
@@ -453,6 +453,6 @@ def deviations(scale: str) -> str:
         f"With {k} classes the confidence floor 1/k is {1 / k:.2f} (0.1 for CIFAR-10, 0.01 for CIFAR-100), so Posterior "
         "Rescaling moves confidences more here than on CIFAR-100.",
         "- The spec's optional second bar group (the sklearn-digits split R2) is not run.",
-        "- Each number is also a mean over independently trained seeds, in addition to the paper's 10 OOD draws.",
+        f"- Seeds: {seeds_sentence()}.",
         *common,
     ])

@@ -27,7 +27,7 @@ import torch
 from adlib.detectors import ConfidenceBranch, MaxSoftmax, split_branch_outputs
 from adlib.models import create_model
 from adlib.papers.hendrycks2019 import experiments as ex
-from adlib.report import Claim, fmt_pm, is_better, mean_std, paired_evidence
+from adlib.report import Claim, fmt_over_seeds, is_better, paired_evidence
 from adlib.results import ResultsStore, RunRecord, config_hash
 from adlib.scales import check_scale
 from adlib.train import ConfidenceBranchObjective, TrainSpec, accuracy, checkpoint_dir, progress_enabled, load_weights, predict_logits, \
@@ -233,10 +233,10 @@ def run_details(records: dict[tuple[str, int], RunRecord]) -> pd.DataFrame:
             continue
         ood_b = [np.mean([v for k, v in r.metrics["mean_confidence"].items() if k != "in"]) for r in recs]
         rows[{"branch": "Branch (D&T)", "branch_oe": "Branch + OE"}[method]] = {
-            "test accuracy (%)": fmt_pm(*mean_std(100 * r.metrics["test_accuracy"] for r in recs), 2),
-            "final λ_c": fmt_pm(*mean_std(r.metrics["lambda_c"] for r in recs), 3),
-            "mean b(x), in-dist. test": fmt_pm(*mean_std(r.metrics["mean_confidence"]["in"] for r in recs), 3),
-            "mean b(x), test OOD (mean over sets)": fmt_pm(*mean_std(ood_b), 3),
+            "test accuracy (%)": fmt_over_seeds([100 * r.metrics["test_accuracy"] for r in recs], 2),
+            "final λ_c": fmt_over_seeds([r.metrics["lambda_c"] for r in recs], 3),
+            "mean b(x), in-dist. test": fmt_over_seeds([r.metrics["mean_confidence"]["in"] for r in recs], 3),
+            "mean b(x), test OOD (mean over sets)": fmt_over_seeds(ood_b, 3),
         }
     return pd.DataFrame(rows).T
 
@@ -248,7 +248,7 @@ def branch_vs_msp(summary: pd.DataFrame) -> pd.DataFrame:
         msp = _column_values(summary, metric, "branch", "msp")
         br = _column_values(summary, metric, "branch", "confidence_branch")
         better = (br < msp) if metric == "FPR95" else (br > msp)
-        rows[metric] = {"MSP": fmt_pm(*mean_std(msp)), "Branch": fmt_pm(*mean_std(br)),
+        rows[metric] = {"MSP": fmt_over_seeds(msp), "Branch": fmt_over_seeds(br),
                         "Branch − MSP": round(float((br - msp).mean()), 1),
                         "Branch better on": f"{int(better.sum())}/{len(msp)} seeds"}
     return pd.DataFrame(rows).T
@@ -281,7 +281,7 @@ def deviations(scale: str) -> str:
             "- The OE set is 300K Random Images instead of the withdrawn 80 Million Tiny Images; Tiny ImageNet "
             "(Table 3's third row) is not configured.",
         ])
-    from adlib.papers.hendrycks2019.report import reduced_sizes
+    from adlib.papers.hendrycks2019.report import reduced_sizes, seeds_sentence
 
     cpu = run_config("cpu", "branch_oe", 0)  # the network and fine-tuning lines describe cpu scale
     sizes = reduced_sizes(scale, cpu)
@@ -302,5 +302,6 @@ def deviations(scale: str) -> str:
         "- OE set: Fashion-MNIST Sandal and Bag; test OOD: unseen footwear, upsampled digits, Gaussian, "
         "Bernoulli, Blobs (as in Table 1 here). The paper averages over its own 8–9 OOD sets.",
         f"- Score of the branch: −b(x) (the paper does not spell it out). Unchanged: the 1:{d['ood_ratio']} OOD "
-        f"ratio and {d['n_draws']} OOD re-draws per set; each number is also a mean over independently trained seeds.",
+        f"ratio and {d['n_draws']} OOD re-draws per set.",
+        f"- Seeds: {seeds_sentence()}.",
     ])

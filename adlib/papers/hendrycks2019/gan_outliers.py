@@ -36,7 +36,7 @@ from adlib.atomic import atomic_write
 from adlib.losses import gan_discriminator_loss, joint_confidence_classifier_loss, joint_confidence_generator_loss
 from adlib.models import create_model
 from adlib.papers.hendrycks2019 import experiments as ex
-from adlib.report import Claim, fmt_pm, is_better, mean_std, paired_evidence
+from adlib.report import Claim, fmt_over_seeds, is_better, paired_evidence
 from adlib.results import ResultsStore, RunRecord, config_hash
 from adlib.scales import check_scale
 from adlib.train import ImagePipeline, TrainSpec, checkpoint_dir, progress_enabled, read_checkpoint, resolve_device, \
@@ -425,7 +425,7 @@ def gan_vs_msp(summary: pd.DataFrame) -> pd.DataFrame:
     for metric in METRICS:
         msp, gan = _values(summary, metric, "baseline"), _values(summary, metric, "gan")
         better = (gan < msp) if metric == "FPR95" else (gan > msp)
-        rows[metric] = {"MSP": fmt_pm(*mean_std(msp)), "+GAN": fmt_pm(*mean_std(gan)),
+        rows[metric] = {"MSP": fmt_over_seeds(msp), "+GAN": fmt_over_seeds(gan),
                         "+GAN − MSP": round(float((gan - msp).mean()), 1),
                         "+GAN better on": f"{int(better.sum())}/{len(msp)} seeds"}
     return pd.DataFrame(rows).T
@@ -438,13 +438,13 @@ def run_details(records: dict[tuple[str, int], RunRecord]) -> pd.DataFrame:
         recs = [r for (m, _), r in sorted(records.items()) if m == method]
         if not recs:
             continue
-        row = {"test accuracy (%)": fmt_pm(*mean_std(100 * r.metrics["test_accuracy"] for r in recs), 2),
+        row = {"test accuracy (%)": fmt_over_seeds([100 * r.metrics["test_accuracy"] for r in recs], 2),
                "mean MSP on GAN samples": "–", "last-epoch D loss": "–", "last-epoch G loss": "–"}
         if method != "baseline":
             losses = [r.metrics["joint_losses"] for r in recs]
-            row["mean MSP on GAN samples"] = fmt_pm(*mean_std(r.metrics["generated_mean_msp"] for r in recs), 3)
-            row["last-epoch D loss"] = fmt_pm(*mean_std(h["discriminator"][-1] for h in losses), 3)
-            row["last-epoch G loss"] = fmt_pm(*mean_std(h["generator"][-1] for h in losses), 3)
+            row["mean MSP on GAN samples"] = fmt_over_seeds([r.metrics["generated_mean_msp"] for r in recs], 3)
+            row["last-epoch D loss"] = fmt_over_seeds([h["discriminator"][-1] for h in losses], 3)
+            row["last-epoch G loss"] = fmt_over_seeds([h["generator"][-1] for h in losses], 3)
         rows[{"baseline": "MSP (classifier alone)", "gan": "+GAN (joint training)",
               "gan_oe": "+GAN + OE"}[method]] = row
     return pd.DataFrame(rows).T
@@ -492,7 +492,7 @@ def deviations(scale: str) -> str:
             "- The OE fine-tuning schedule is not stated; we use the MSP fine-tuning's (10 epochs, lr 0.001 cosine, "
             "batch 128 + 256 OE). OE set: 300K Random Images instead of 80 Million Tiny Images.",
         ])
-    from adlib.papers.hendrycks2019.report import reduced_sizes
+    from adlib.papers.hendrycks2019.report import reduced_sizes, seeds_sentence
     from adlib.report import sci
 
     cfg = run_config(scale, "gan_oe", 0)
@@ -523,6 +523,6 @@ def deviations(scale: str) -> str:
         f"in-distribution + {fine['oe_batch_size']} OE in one forward pass, λ = {fine['oe_weight']:g} (the paper does not state its schedule). "
         "OE set: Fashion-MNIST Sandal and Bag.",
         "- Test OOD: unseen footwear, upsampled digits, Gaussian, Bernoulli, Blobs (as in Table 1 here); the "
-        "paper averages over its own CIFAR OOD sets. Unchanged: the 1:5 OOD ratio and 10 OOD re-draws per set; "
-        "each number is also a mean over independently trained seeds.",
+        "paper averages over its own CIFAR OOD sets. Unchanged: the 1:5 OOD ratio and 10 OOD re-draws per set.",
+        f"- Seeds: {seeds_sentence()}.",
     ])

@@ -31,7 +31,7 @@ from adlib.losses import oe_margin_loss
 from adlib.models import create_model
 from adlib.models.pixelcnn import nll_bits
 from adlib.papers.hendrycks2019 import experiments as ex
-from adlib.report import Claim, fmt_pm, is_better, mean_std, paired_evidence
+from adlib.report import Claim, fmt_over_seeds, is_better, paired_evidence
 from adlib.results import ResultsStore, RunRecord, config_hash
 from adlib.scales import check_scale
 from adlib.train import TrainSpec, checkpoint_dir, progress_enabled, read_checkpoint, resolve_device, seed_everything
@@ -293,7 +293,7 @@ def mean_bpp_table(summary: pd.DataFrame) -> pd.DataFrame:
     """Mean BPP of each set (in-distribution test first), per method: mean ± std over seeds."""
     order = ["in", *summary.attrs["ood_order"]]
     label = {"in": "in-distribution test", **ex.OOD_SET_LABELS}
-    df = pd.DataFrame({METHOD_LABELS[m]: {label.get(o, o): fmt_pm(*mean_std(_values(summary, "mean_bpp", m, o)), 3)
+    df = pd.DataFrame({METHOD_LABELS[m]: {label.get(o, o): fmt_over_seeds(_values(summary, "mean_bpp", m, o), 3)
                                           for o in order} for m in METHODS})
     df.index.name = "mean bits per pixel"
     return df
@@ -345,7 +345,7 @@ def table5_claims(summary: pd.DataFrame) -> list[Claim]:
 
 def deviations(scale: str) -> str:
     """What differs from the paper's protocol at this scale (Markdown)."""
-    from adlib.papers.hendrycks2019.report import FMNIST_TRAIN_PER_CLASS
+    from adlib.papers.hendrycks2019.report import FMNIST_TRAIN_PER_CLASS, seeds_sentence
     from adlib.report import sci
 
     cfg = run_config(scale, "bpp_oe", 0)
@@ -389,7 +389,8 @@ def deviations(scale: str) -> str:
         "set (the paper uses all 10,000 of CIFAR-10's), so each OOD draw has "
         f"{d['test_subset'] // d['ood_ratio']:,} images. Unchanged: the 1:{d['ood_ratio']} OOD ratio and "
         + (f"{d['n_draws']} (not 10)" if smoke else f"{d['n_draws']}") + " OOD re-draws per "
-        "set; each number is also a mean over independently trained seeds.",
+        "set.",
+        f"- Seeds: {seeds_sentence()}.",
     ])
 
 
