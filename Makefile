@@ -28,6 +28,7 @@ help:
 	@echo "make reproduce TABLE=1 [PAPER=hendrycks2019] [FIGURE=4] [SCALE=smoke|cpu|paper] [SEEDS=0,1,2] [DEVICE=cuda]"
 	@echo "make book FORCE=1              re-compute every cpu-scale result (each run once), then build; times in results/book_times.json"
 	@echo "make book FORCE=1 PAPERS=a,b    the same for these papers' chapters only; times in results/book_times.<paper>.json"
+	@echo "make book FORCE=1 LANES=1      one paper after another (default: the papers in one lane per core, at once)"
 	@echo "make benchmark                 training throughput per model family vs an official-style loop, and peak memory"
 
 venv: $(STAMP)
@@ -44,7 +45,7 @@ data: venv
 	$(PY) -m adlib.data fetch fashion_mnist
 
 book: venv data
-	$(PY) -m adlib.book build $(if $(FORCE),--force) $(if $(PAPERS),--papers $(PAPERS))
+	$(PY) -m adlib.book build $(if $(FORCE),--force) $(if $(PAPERS),--papers $(PAPERS)) $(if $(LANES),--lanes $(LANES))
 
 test: test-unit test-notebooks test-book test-browser
 

@@ -87,7 +87,8 @@ def execute_notebook(source: Path, output: Path, parameters: dict[str, Any], tit
 
 
 def execute_book(scale: str = "cpu", force: bool = False, executed_dir: Path = EXECUTED_DIR,
-                 times_path: Path | None = None, papers: Sequence[str] | None = None) -> pd.DataFrame:
+                 times_path: Path | None = None, papers: Sequence[str] | None = None,
+                 lanes: int = 1) -> pd.DataFrame:
     """Execute every page; returns (and prints) a per-notebook table of wall seconds and peak
     resident memory (the kernel and the sweep workers it starts, summed; :class:`PeakTreeMemory`).
 
@@ -95,17 +96,51 @@ def execute_book(scale: str = "cpu", force: bool = False, executed_dir: Path = E
     pages trains once). The table is written with its provenance to ``times_path`` (default
     :data:`BOOK_TIMES` for a forced ``cpu`` build, the measurement the reproduction page shows;
     ``build/book_times.<scale>.json`` otherwise). ``papers``: only these papers' chapters
-    (:func:`book_pages`); a forced ``cpu`` build of them writes one table per paper,
-    :func:`paper_book_times_path` (what the reproduction page shows until a whole build is recorded)."""
-    from adlib.memory import PeakTreeMemory
+    (:func:`book_pages`); a forced ``cpu`` build of them in one lane writes one table per paper,
+    :func:`paper_book_times_path` (what the reproduction page shows until a whole build is recorded).
 
+    ``lanes``: execute the chapters in this many lanes at once (:func:`plan_lanes`), each lane a
+    ``python -m adlib.book execute`` process. Their runs share the machine's cores through core
+    slots (:func:`adlib.sweep.core_slot`): one training run per core in all, and a core that one
+    lane leaves idle (its page's runs wait on each other, a baseline then its fine-tuning, or the
+    lane has finished) trains another lane's next run. Papers share no stored runs, so no run is
+    computed twice. The pages that read every paper's results (measurements, status) run after."""
     if force:
         from adlib.sweep import force_session_start
 
         force_session_start()
-    rows = []
     total_start = time.perf_counter()
     pages = book_pages(executed_dir, papers)
+    chapters = list(dict.fromkeys(p.output.parent.name for p in pages if p.output.parent != executed_dir))
+    if lanes > 1 and len(chapters) > 1:
+        table = _execute_lanes(plan_lanes(chapters, lanes, scale), scale, force, executed_dir)
+        lanes = int(table.lane.max())
+        after = _execute_pages([p for p in pages if p.output.parent == executed_dir], scale, force, executed_dir)
+        table = pd.concat([table.astype({"lane": object}), after.assign(lane=None)], ignore_index=True)
+    else:
+        table, lanes = _execute_pages(pages, scale, force, executed_dir), 1
+    total = round(time.perf_counter() - total_start, 1)
+    print(table.to_string(index=False), flush=True)
+    print(f"[book] {len(table)} notebooks in {total / 60:.1f} min"
+          + (f" ({lanes} lanes at once)" if lanes > 1 else "")
+          + f"; largest peak memory {table['peak memory (MiB)'].max()} MiB", flush=True)
+    if times_path is None and papers is not None and force and scale == "cpu" and lanes == 1:
+        for paper, part in table.groupby("paper", sort=False):
+            write_book_times(paper_book_times_path(str(paper)), part.reset_index(drop=True), scale=scale, force=force,
+                             total_seconds=round(float(part.seconds.sum()), 1), papers=[str(paper)])
+        return table
+    if times_path is None:
+        whole = force and scale == "cpu" and papers is None
+        times_path = BOOK_TIMES if whole else REPO_ROOT / "build" / f"book_times.{scale}.json"
+    write_book_times(times_path, table, scale=scale, force=force, total_seconds=total, papers=papers, lanes=lanes)
+    return table
+
+
+def _execute_pages(pages: Sequence[Page], scale: str, force: bool, executed_dir: Path) -> pd.DataFrame:
+    """Execute ``pages`` one after another in this process: their time-table rows."""
+    from adlib.memory import PeakTreeMemory
+
+    rows = []
     for page in pages:
         params = dict(page.parameters, scale=scale)
         if page.source.parent != TEMPLATES:
@@ -118,20 +153,85 @@ def execute_book(scale: str = "cpu", force: bool = False, executed_dir: Path = E
                      "notebook": str(page.output.relative_to(executed_dir)),
                      "seconds": round(time.perf_counter() - start, 1),
                      "peak memory (MiB)": round(memory.peak_bytes / 2**20)})
-    table = pd.DataFrame(rows)
-    total = round(time.perf_counter() - total_start, 1)
-    print(table.to_string(index=False), flush=True)
-    print(f"[book] {len(rows)} notebooks in {total / 60:.1f} min; largest peak memory "
-          f"{table['peak memory (MiB)'].max()} MiB", flush=True)
-    if times_path is None and papers is not None and force and scale == "cpu":
-        for paper, part in table.groupby("paper", sort=False):
-            write_book_times(paper_book_times_path(str(paper)), part.reset_index(drop=True), scale=scale, force=force,
-                             total_seconds=round(float(part.seconds.sum()), 1), papers=[str(paper)])
-        return table
-    if times_path is None:
-        times_path = BOOK_TIMES if (force and scale == "cpu") else REPO_ROOT / "build" / f"book_times.{scale}.json"
-    write_book_times(times_path, table, scale=scale, force=force, total_seconds=total, papers=papers)
-    return table
+    return pd.DataFrame(rows, columns=["paper", "notebook", "seconds", "peak memory (MiB)"])
+
+
+def plan_lanes(papers: Sequence[str], lanes: int, scale: str = "cpu",
+               weights: dict[str, float] | None = None) -> list[list[str]]:
+    """``papers`` split into at most ``lanes`` groups of about equal work: heaviest first, each onto
+    the lane with the least work so far (longest-processing-time first), each group in ``papers``'
+    order. ``weights``: the work of each paper (default: its stored runs' wall seconds at ``scale``,
+    :func:`adlib.results.compute_cost_frame`; a paper with none stored counts as the lightest)."""
+    if lanes < 1:
+        raise ValueError(f"lanes must be at least 1; got {lanes}")
+    if weights is None:
+        from adlib.results import compute_cost_frame
+
+        cost = compute_cost_frame(scale=scale, by="paper")
+        weights = ({} if cost.empty else
+                   dict(zip(cost.paper, 60 * cost["compute (min, one worker)"].astype(float))))
+    load = [(0.0, 0)] * min(lanes, len(papers))  # (work, papers) per lane: papers of no known work alternate
+    member: dict[str, int] = {}
+    for paper in sorted(papers, key=lambda p: -float(weights.get(p, 0.0))):
+        lane = load.index(min(load))
+        member[paper] = lane
+        load[lane] = (load[lane][0] + float(weights.get(paper, 0.0)), load[lane][1] + 1)
+    return [g for g in ([p for p in papers if member[p] == i] for i in range(len(load))) if g]
+
+
+def lane_workers(lanes: int) -> int:
+    """Sweep workers per lane: enough that the lanes together can keep every core busy when some of
+    them have nothing ready to run (twice a fair share, at most one per core); the core slots keep
+    the runs actually training to one per core."""
+    cores = os.cpu_count() or 1
+    return max(1, min(cores, 2 * -(-cores // max(1, lanes))))
+
+
+def _execute_lanes(groups: Sequence[Sequence[str]], scale: str, force: bool, executed_dir: Path) -> pd.DataFrame:
+    """Execute each group of chapters in its own ``python -m adlib.book execute`` process, all at
+    once, their runs sharing one core slot per core (:func:`adlib.sweep.core_slot`), each sweep with
+    :func:`lane_workers` workers; their time tables, with a ``lane`` column. A lane that fails stops
+    the others."""
+    import json
+    import tempfile
+
+    from adlib.sweep import ENV_CORE_SLOTS, make_core_slots
+
+    workers = lane_workers(len(groups))
+    with tempfile.TemporaryDirectory(prefix="adlib-lanes-") as tmp:
+        env = {**os.environ, "ADLIB_WORKERS": str(workers),  # $ADLIB_FORCE_SINCE too: one forced session
+               ENV_CORE_SLOTS: str(make_core_slots(Path(tmp) / "slots"))}
+        procs = []
+        for i, group in enumerate(groups, start=1):
+            out = Path(tmp) / f"lane{i}.json"
+            cmd = [sys.executable, "-m", "adlib.book", "execute", "--scale", scale, "--executed-dir",
+                   str(executed_dir), "--papers", ",".join(group), "--lanes", "1", "--times-path", str(out),
+                   *(["--force"] if force else [])]
+            print(f"[book] lane {i}: {', '.join(group)} ({workers} sweep worker{'s' if workers > 1 else ''})",
+                  flush=True)
+            procs.append((i, group, out, subprocess.Popen(cmd, env=env, cwd=str(REPO_ROOT))))
+        try:
+            failed = []
+            pending = {i: proc for i, _, _, proc in procs}
+            while pending:
+                for i, proc in list(pending.items()):
+                    if proc.poll() is not None:
+                        del pending[i]
+                        if proc.returncode != 0:
+                            failed.append(i)
+                if failed:
+                    break
+                time.sleep(0.5)
+            if failed:
+                raise RuntimeError(f"book lane {failed[0]} ({', '.join(procs[failed[0] - 1][1])}) failed; "
+                                   "its notebook's error is printed above")
+        finally:
+            for _, _, _, proc in procs:
+                if proc.poll() is None:
+                    proc.terminate()
+                    proc.wait()
+        frames = [pd.DataFrame(json.loads(out.read_text())["notebooks"]).assign(lane=i) for i, _, out, _ in procs]
+    return pd.concat(frames, ignore_index=True)
 
 
 BOOK_TIMES = REPO_ROOT / "results" / "book_times.json"
@@ -149,18 +249,22 @@ def paper_book_times_path(paper: str, results_root: Path | None = None) -> Path:
 
 
 def write_book_times(path: Path, table: pd.DataFrame, *, scale: str, force: bool, total_seconds: float,
-                     papers: Sequence[str] | None = None) -> None:
+                     papers: Sequence[str] | None = None, lanes: int = 1) -> None:
     """Store a book execution's time table with what produced it (git commit, versions, machine,
-    sweep workers, the command), atomically. ``papers``: the chapters it executed (None: all)."""
+    sweep workers, lanes, the command), atomically. ``papers``: the chapters it executed (None:
+    all). With ``lanes`` > 1 the chapters ran at once, so ``total_seconds`` (the wall time) is less
+    than the notebooks' seconds summed, and ``workers`` is each lane's (:func:`lane_workers`)."""
     import json
 
     from adlib.atomic import atomic_write_bytes
     from adlib.results import provenance
     from adlib.sweep import default_workers
 
-    command = "make book" + (" FORCE=1" if force else "") + (f" PAPERS={','.join(papers)}" if papers else "")
+    command = ("make book" + (" FORCE=1" if force else "") + (f" PAPERS={','.join(papers)}" if papers else "")
+               + (f" LANES={lanes}" if lanes != 1 else ""))
+    workers = lane_workers(lanes) if lanes > 1 else default_workers(os.cpu_count() or 1)
     record = {"scale": scale, "force": force, "total_seconds": total_seconds, "papers": list(papers) if papers else None,
-              "workers": default_workers(os.cpu_count() or 1), "command": command,
+              "workers": workers, "lanes": lanes, "command": command,
               "notebooks": table.to_dict(orient="records"),
               "provenance": provenance(device="cpu", wall_time_s=total_seconds)}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -314,6 +418,16 @@ def status_matrix_html(matrix: pd.DataFrame | None = None) -> str:
     return shown.to_html(index=False, escape=False, classes="status-matrix", border=0)
 
 
+def default_lanes(papers: Sequence[str] | None) -> int:
+    """One lane per core for the whole book on a machine without a GPU; one lane for some papers
+    (their per-paper time tables are measured alone) and wherever a GPU would be shared by the lanes."""
+    if papers is not None:
+        return 1
+    import torch
+
+    return 1 if torch.cuda.is_available() else max(1, os.cpu_count() or 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m adlib.book", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -324,13 +438,21 @@ def main(argv: list[str] | None = None) -> int:
                    help="where executed notebooks go (default book/executed, which the book renders)")
     p.add_argument("--papers", default=None,
                    help="comma-separated paper keys: execute only their chapters (e.g. hendrycks2019,ahmed2020)")
+    p.add_argument("--lanes", type=int, default=None,
+                   help="execute the chapters in this many processes at once, each sweep with cores/lanes "
+                        "workers (default: one lane per core for the whole book, one lane for --papers)")
+    p.add_argument("--times-path", type=Path, default=None, help=argparse.SUPPRESS)  # where a lane's table goes
     args = p.parse_args(argv)
     from adlib.scales import check_scale
 
     check_scale(args.scale)
     papers = [k.strip() for k in args.papers.split(",") if k.strip()] if args.papers is not None else None
     if args.command in ("execute", "build"):
-        execute_book(args.scale, args.force, args.executed_dir.resolve(), papers=papers)
+        lanes = args.lanes if args.lanes is not None else default_lanes(papers)
+        if lanes < 1:
+            p.error(f"--lanes must be at least 1; got {lanes}")
+        execute_book(args.scale, args.force, args.executed_dir.resolve(), papers=papers, lanes=lanes,
+                     times_path=args.times_path)
     if args.command in ("build", "html"):
         build_html()
     return 0

@@ -28,6 +28,8 @@ re-running it does only what is missing. A run whose Dask worker dies is re-sche
 worker by the scheduler (up to ``distributed.scheduler.allowed-failures`` times).
 
 ``ADLIB_STORED_ONLY=1`` turns a missing run into an error instead of a training run.
+``ADLIB_CORE_SLOTS=<dir>`` makes every run hold one of the directory's core slots while it trains
+(:func:`core_slot`): the book's lanes set it, so that their sweeps together train one run per core.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ import os
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
+from contextlib import contextmanager
 from multiprocessing import get_context
+from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -49,6 +53,50 @@ from adlib.results import (CorruptResultError, ResultsStore, RunRecord, canonica
 RunOutput = tuple[dict[str, Any], dict[str, np.ndarray]]
 ENV_SCHEDULER = "ADLIB_SCHEDULER"
 ENV_FORCE_SINCE = "ADLIB_FORCE_SINCE"
+ENV_CORE_SLOTS = "ADLIB_CORE_SLOTS"
+
+
+def make_core_slots(directory: str | os.PathLike[str], cores: int | None = None) -> Path:
+    """Create ``cores`` (default: this machine's) slot files in ``directory`` for :func:`core_slot`."""
+    root = Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(max(1, cores or os.cpu_count() or 1)):
+        (root / f"slot-{i}.lock").touch()
+    return root
+
+
+@contextmanager
+def core_slot(poll_seconds: float = 0.2) -> Iterator[None]:
+    """Hold one of the machine's core slots while a run trains, where ``$ADLIB_CORE_SLOTS`` names a
+    directory of slot files (:func:`make_core_slots`, one per core): several processes that each run a
+    sweep (the book's lanes, :func:`adlib.book.execute_book`) then train at most one run per core in
+    all, and a core that one of them leaves idle (its next run waits for another, or it has no runs
+    left) is taken by another's next run. Slots are ``flock`` s, so a killed process frees its own.
+    Without the variable this is a no-op."""
+    root = os.environ.get(ENV_CORE_SLOTS)
+    if not root:
+        yield
+        return
+    import fcntl
+
+    slots = sorted(Path(root).glob("slot-*.lock"))
+    if not slots:
+        raise FileNotFoundError(f"${ENV_CORE_SLOTS}={root} holds no slot-*.lock files (make_core_slots makes them)")
+    while True:
+        for path in slots:
+            handle = open(path, "a")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                handle.close()
+            return
+        time.sleep(poll_seconds)
 
 
 def force_session_start() -> str:
@@ -106,11 +154,13 @@ def execute_run(runner: str, config: Mapping[str, Any], store_root: str | None =
     torch.set_num_threads(threads)
     _bind_worker_gpu(config)
     config = dict(config)
-    start = time.perf_counter()
-    metrics, arrays = resolve_runner(runner)(config)
+    with core_slot():  # where lanes share the cores; the wait is not part of the run's wall time
+        start = time.perf_counter()
+        metrics, arrays = resolve_runner(runner)(config)
+        wall = time.perf_counter() - start
     record = RunRecord(config=config, metrics=metrics,
                        provenance=provenance(device=str(config.get("device", "cpu")),
-                                             wall_time_s=time.perf_counter() - start, threads=threads),
+                                             wall_time_s=wall, threads=threads),
                        arrays=arrays)
     if store_root is not None:
         ResultsStore(store_root).put(record)

@@ -67,3 +67,16 @@ def staged(cfg):
     time.sleep(cfg.get("sleep", 0.0))
     note("end")
     return run(cfg)
+
+
+def timed(cfg):
+    """``run``, appending "<seed> <start> <end>" (``time.time()``) to ``cfg['log']`` around a sleep
+    of ``cfg['sleep']`` seconds: which runs trained at the same time."""
+    import time
+
+    start = time.time()
+    time.sleep(cfg.get("sleep", 0.0))
+    out = run(cfg)
+    with open(cfg["log"], "a") as fh:
+        fh.write(f"{cfg['seed']} {start} {time.time()}\n")
+    return out

@@ -4,6 +4,7 @@ frames the page builds from what they write."""
 import importlib.util
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -254,3 +255,105 @@ def test_a_paper_time_table_states_no_whole_book_target(tmp_path):
                            "peak memory (MiB)": 4271}])
     write_book_times(tmp_path / "heavy.json", heavy, scale="cpu", force=True, total_seconds=60.0, papers=["ruff2021"])
     assert "4,271 MiB, over the target" in book_time_caption(json.loads((tmp_path / "heavy.json").read_text()))
+
+
+def test_plan_lanes_balances_the_papers_work_heaviest_first():
+    from adlib.book import plan_lanes
+
+    weights = {"a": 40.0, "b": 30.0, "c": 20.0, "d": 20.0, "e": 10.0}
+    groups = plan_lanes(["e", "d", "c", "b", "a"], 2, weights=weights)
+    assert groups == [["c", "a"], ["e", "d", "b"]]  # a, b; d (listed before c) onto b's lane; c onto a's; e
+    assert [sum(weights[p] for p in g) for g in groups] == [60.0, 60.0]
+    assert plan_lanes(["a", "b"], 5, weights=weights) == [["a"], ["b"]]  # never more lanes than papers
+    assert plan_lanes(["x", "y", "z"], 2, weights={}) == [["x", "z"], ["y"]]  # no stored runs: alternate
+    assert plan_lanes(["a", "b", "c"], 1, weights=weights) == [["a", "b", "c"]]
+    with pytest.raises(ValueError, match="at least 1"):
+        plan_lanes(["a"], 0, weights=weights)
+
+
+class _FakeLane:
+    """Stands in for a lane's ``python -m adlib.book execute`` process: writes its time table."""
+
+    launched: list = []
+
+    def __init__(self, cmd, env, cwd):
+        import json
+
+        self.cmd, self.env, self.returncode, self.terminated = cmd, env, None, False
+        papers = cmd[cmd.index("--papers") + 1].split(",")
+        self.fail = "boom" in papers
+        out = Path(cmd[cmd.index("--times-path") + 1])
+        out.write_text(json.dumps({"notebooks": [{"paper": p, "notebook": f"{p}/x.ipynb", "seconds": 1.0,
+                                                  "peak memory (MiB)": 100} for p in papers]}))
+        _FakeLane.launched.append(self)
+
+    def poll(self):
+        if not self.terminated:
+            slow = "slow" in self.cmd[self.cmd.index("--papers") + 1]
+            self.returncode = 1 if self.fail else None if slow else 0
+        return self.returncode
+
+    def terminate(self):
+        self.terminated, self.returncode = True, -15
+
+    def wait(self):
+        return self.returncode
+
+
+def test_lanes_run_one_process_per_group_sharing_one_core_slot_per_core(tmp_path, monkeypatch):
+    import adlib.book as book
+
+    _FakeLane.launched = []
+    monkeypatch.setattr(book.subprocess, "Popen", _FakeLane)
+    monkeypatch.setattr(book.os, "cpu_count", lambda: 4)
+    monkeypatch.setenv("ADLIB_FORCE_SINCE", "2026-01-01T00:00:00Z")
+    table = book._execute_lanes([["ruff2021", "ahmed2020"], ["singh2021"]], "cpu", True, tmp_path)
+    assert list(table.lane) == [1, 1, 2] and list(table.paper) == ["ruff2021", "ahmed2020", "singh2021"]
+    for lane in _FakeLane.launched:
+        assert lane.cmd[1:4] == ["-m", "adlib.book", "execute"] and "--force" in lane.cmd
+        assert lane.cmd[lane.cmd.index("--lanes") + 1] == "1"  # a lane does not split again
+        assert lane.env["ADLIB_WORKERS"] == "4" and lane.env["ADLIB_FORCE_SINCE"] == "2026-01-01T00:00:00Z"
+        slots = _FakeLane.launched[0].env["ADLIB_CORE_SLOTS"]
+        assert lane.env["ADLIB_CORE_SLOTS"] == slots and slots.startswith(tempfile.gettempdir())
+    assert not Path(slots).exists()  # removed with the lanes
+    monkeypatch.setattr(book.os, "cpu_count", lambda: 16)
+    assert book.lane_workers(5) == 8 and book.lane_workers(1) == 16 and book.lane_workers(40) == 2
+
+
+def test_a_failing_lane_stops_the_others_and_says_which(tmp_path, monkeypatch):
+    import adlib.book as book
+
+    _FakeLane.launched = []
+    monkeypatch.setattr(book.subprocess, "Popen", _FakeLane)
+    with pytest.raises(RuntimeError, match="lane 2 \\(boom\\) failed"):
+        book._execute_lanes([["slow"], ["boom"]], "cpu", False, tmp_path)
+    slow = _FakeLane.launched[0]
+    assert slow.terminated and "--force" not in slow.cmd
+
+
+def test_a_whole_book_in_lanes_records_its_wall_time_not_the_sum(tmp_path, monkeypatch):
+    import json
+
+    import pandas as pd
+
+    import adlib.book as book
+    from adlib.measurements import book_time_caption
+
+    lanes = pd.DataFrame([{"paper": "ruff2021", "notebook": "ruff2021/a.ipynb", "seconds": 50.0,
+                           "peak memory (MiB)": 300, "lane": 1},
+                          {"paper": "singh2021", "notebook": "singh2021/a.ipynb", "seconds": 40.0,
+                           "peak memory (MiB)": 200, "lane": 2}])
+    monkeypatch.setattr(book, "_execute_lanes", lambda groups, scale, force, executed_dir: lanes)
+    monkeypatch.setattr(book, "execute_notebook", lambda source, output, params, title=None: None)
+    path = tmp_path / "times.json"
+    table = book.execute_book("cpu", force=True, executed_dir=tmp_path / "executed", times_path=path, lanes=2)
+    assert {"measurements.ipynb", "status.ipynb"} <= set(table.notebook)  # after the lanes, in this process
+    assert table[table.notebook == "status.ipynb"].lane.isna().all()
+    record = json.loads(path.read_text())
+    assert record["lanes"] == 2 and record["command"].endswith("LANES=2") and record["total_seconds"] < 90
+    frame = book_time_frame(record).set_index("notebook")
+    assert frame.loc["all (wall time, 2 lanes at once)", "seconds"] == record["total_seconds"]
+    assert "2 lanes at once" in book_time_caption(record) and "target, not met" not in book_time_caption(record)
+    slow = dict(record, total_seconds=66 * 60.0)
+    assert "(target: 60 min for a forced build of the whole book on 2 cores: 1.10× the target, not met)" \
+        in book_time_caption(slow)

@@ -172,3 +172,49 @@ def test_a_later_stage_run_waits_for_its_own_seed_only_and_all_is_stored(tmp_pat
     again = run_stages([["base"], ["tune"]], [0, 1, 2], make, "sweep_toy:staged", store=store, workers=2,
                        progress=False)
     assert not log.exists() and {k: r.key for k, r in again.items()} == {k: r.key for k, r in out.items()}
+
+
+def test_with_core_slots_a_run_waits_for_a_free_slot_and_its_wait_is_not_its_wall_time(tmp_path, monkeypatch):
+    import fcntl
+    import threading
+    import time
+
+    from adlib.sweep import make_core_slots
+
+    slots = make_core_slots(tmp_path / "slots", 1)
+    monkeypatch.setenv("ADLIB_CORE_SLOTS", str(slots))
+    log = tmp_path / "log.txt"
+    store = ResultsStore(tmp_path / "store")
+    out = []
+    with open(slots / "slot-0.lock", "a") as held:  # another lane's run holds the only core
+        fcntl.flock(held, fcntl.LOCK_EX)
+        sweep = threading.Thread(target=lambda: out.extend(run_sweep(
+            [_cfg(0, log=str(log))], "sweep_toy:timed", store=store, workers=1, progress=False)))
+        sweep.start()
+        time.sleep(1.0)
+        assert not log.exists() and not out  # not started while the slot is held
+        fcntl.flock(held, fcntl.LOCK_UN)
+    sweep.join(60)
+    assert len(out) == 1 and log.read_text().startswith("0 ") and store.get(out[0].config) is not None
+    assert out[0].provenance["wall_time_s"] < 0.9  # the second it waited is not the run's
+
+
+def test_with_one_core_slot_parallel_workers_train_one_run_at_a_time(tmp_path, monkeypatch):
+    from adlib.sweep import make_core_slots
+
+    monkeypatch.setenv("ADLIB_CORE_SLOTS", str(make_core_slots(tmp_path / "slots", 1)))
+    log = tmp_path / "log.txt"
+    cfgs = [_cfg(s, log=str(log), sleep=0.3) for s in range(3)]
+    run_sweep(cfgs, "sweep_toy:timed", store=ResultsStore(tmp_path / "store"), workers=3, progress=False)
+    spans = sorted(tuple(map(float, line.split()[1:])) for line in log.read_text().splitlines())
+    assert len(spans) == 3
+    assert all(end <= nxt_start for (_, end), (nxt_start, _) in zip(spans, spans[1:]))  # never two at once
+
+
+def test_core_slot_without_slot_files_says_what_is_missing(tmp_path, monkeypatch):
+    from adlib.sweep import core_slot
+
+    monkeypatch.setenv("ADLIB_CORE_SLOTS", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="no slot-\\*.lock files"):
+        with core_slot():
+            pass
