@@ -47,7 +47,11 @@ def test_rafiee2021(scale):
          f"**{one['data']['n_train']:,}** of the 6,000", f"**{all_['data']['n_train']:,}** stratified",
          f"Epochs: {tr['warmup_epochs']} warm-up + {tr['epochs']} GAN", f"batch {tr['batch_size']}",
          f"{one['data']['n_public_anomalous']:,} of its 63,000", f"{all_['data']['n_public_anomalous']:,} of its 7,000",
-         f"**{one['data']['n_test_anomalous']:,}** of the other 9,000", one["model"]["memory_format"])
+         f"**{one['data']['n_test_anomalous']:,}** of the other 9,000", one["model"]["memory_format"],
+         f"Seeds: **{len(report.CPU_SEEDS)} seed** by default (the spec: 3)", "only where more seeds are passed")
+    if len(report.CPU_SEEDS) == 1:
+        _has(box, "paired over the 10 classes of that one seed", "≥ 3 seeds × 10 classes")
+    assert "3 seeds." not in box
     assert all_["data"]["n_test_normal"] == one["data"]["n_test_anomalous"]
     assert (all_["train"]["warmup_epochs"], all_["train"]["epochs"]) == (tr["warmup_epochs"], tr["epochs"])
     if scale == "smoke":

@@ -30,13 +30,13 @@ GOOD = {"LG": 70, "LFE": 75, "LFL": 80, "GF": 88}
 BAD = {"LG": 80, "LFE": 75, "LFL": 70, "GF": 55}
 
 
-def _df(soft=GOOD, hard=GOOD, hard_minus=5.0, classes=(0, 3), ablation=None, public_shift=0.0):
+def _df(soft=GOOD, hard=GOOD, hard_minus=5.0, classes=(0, 3), ablation=None, public_shift=0.0, seeds=(0, 1, 2)):
     hard_v = {k: v - hard_minus for k, v in hard.items()}
     recs = [_record(s, c, seed, soft if s == "one_vs_all" else hard_v, public_shift=public_shift)
-            for s in ex.SCHEMES for c in classes for seed in (0, 1, 2)]
+            for s in ex.SCHEMES for c in classes for seed in seeds]
     if ablation is not None:
         recs += [_record("one_vs_all", c, seed, {k: v - ablation + 0.5 * seed for k, v in soft.items()},
-                         contrastive=False) for c in classes for seed in (0, 1, 2)]
+                         contrastive=False) for c in classes for seed in seeds]
     return rr.runs_frame(recs)
 
 
@@ -136,3 +136,38 @@ def test_a_run_shared_by_two_artefacts_counts_once():
     assert len(once) == len(twice)
     assert rr.ablation_claims(once)[0].evidence == rr.ablation_claims(twice)[0].evidence
     assert "6 pairs" in rr.ablation_claims(twice)[0].evidence
+
+
+def test_one_seed_shows_values_without_a_spread_over_seeds():
+    """At cpu scale the pages run one seed (CPU_SEEDS): no "± 0.0" and no "± over seeds" columns, while
+    the spreads over classes and over (class, seed) pairs stay."""
+    assert rr.CPU_SEEDS == (0,)
+    df = _df(classes=(0, 3, 6), ablation=2.0, seeds=rr.CPU_SEEDS)
+    soft = df[df.scheme == "one_vs_all"]
+    assert rr.seed_spread(soft) == "91.0"
+    t1 = rr.table1_frame(df)
+    assert "ours ± over seeds" not in t1.columns
+    assert t1.loc[("fMNIST", "one-vs-all"), "ours AD-CGAN (clean pool)"] == "91.0 ± 0.02"  # over classes
+    t3 = rr.table3_frame(df[df.scheme == "all_vs_one"], "all_vs_one")
+    assert t3.loc["3: Dress", "ours AD-CGAN"] == "86.0"
+    assert t3.loc["3: Dress", "ours, public-code pool"] == "86.0"
+    assert "± over seeds (Σ)" not in " ".join(rr.table4_frame(df).columns)
+    pools = rr.pools_frame(df)
+    assert pools.loc["one-vs-all", "paired difference (public − clean)"] == "0.00 ± 0.00"  # 3 (class, seed) runs
+    abl = rr.ablation_frame(df)
+    assert abl.loc["3: Dress", "α = β = 0.3 (AD-CGAN)"] == "91.0"
+    assert abl.loc["3: Dress", "paired difference"] == "2.0"
+    assert abl.loc["Mean", "paired difference"] == "2.0 ± 0.0"  # over the 3 (class, seed) pairs
+    cells = abl.drop(index="Mean").to_numpy().ravel().tolist() + t3.drop(index=t3.index[-1]).to_numpy().ravel().tolist()
+    assert not any("±" in str(cell) for cell in cells)
+    for claim in rr.table1_claims(df) + rr.table4_claims(df):
+        assert "per seed" not in claim.evidence, claim
+    (claim,) = rr.ablation_claims(df)
+    assert "3 pairs" in claim.evidence and "per seed" not in claim.evidence
+    assert "class means with/without 91.0/89.0 (seed 0)" in claim.evidence
+
+
+def test_ablation_claim_with_a_single_pair_checks_nothing():
+    (claim,) = rr.ablation_claims(_df(classes=(1,), ablation=3.0, seeds=(0,)))
+    assert claim.held is None
+    assert "1 pair: no interval" in claim.evidence and "nan" not in claim.evidence
