@@ -90,7 +90,8 @@ def execute_book(scale: str = "cpu", force: bool = False, executed_dir: Path = E
                  times_path: Path | None = None, papers: Sequence[str] | None = None,
                  lanes: int = 1) -> pd.DataFrame:
     """Execute every page; returns (and prints) a per-notebook table of wall seconds and peak
-    resident memory (the kernel and the sweep workers it starts, summed; :class:`PeakTreeMemory`).
+    resident memory (the kernel and the sweep workers it starts, shared libraries once;
+    :class:`~adlib.memory.PeakTreeMemory`; beside it their resident sets summed).
 
     ``force`` re-computes every stored result once (one forced session: a run shared by several
     pages trains once). The table is written with its provenance to ``times_path`` (default
@@ -152,8 +153,9 @@ def _execute_pages(pages: Sequence[Page], scale: str, force: bool, executed_dir:
         rows.append({"paper": page.output.parent.name if page.output.parent != executed_dir else "",
                      "notebook": str(page.output.relative_to(executed_dir)),
                      "seconds": round(time.perf_counter() - start, 1),
-                     "peak memory (MiB)": round(memory.peak_bytes / 2**20)})
-    return pd.DataFrame(rows, columns=["paper", "notebook", "seconds", "peak memory (MiB)"])
+                     "peak memory (MiB)": round(memory.peak_bytes / 2**20),
+                     "peak RSS summed (MiB)": round(memory.peak_rss_sum_bytes / 2**20)})
+    return pd.DataFrame(rows, columns=["paper", "notebook", "seconds", "peak memory (MiB)", "peak RSS summed (MiB)"])
 
 
 def plan_lanes(papers: Sequence[str], lanes: int, scale: str = "cpu",

@@ -103,7 +103,7 @@ def book_time_frame(record: dict[str, Any]) -> pd.DataFrame:
     lanes = int(record.get("lanes", 1))
     total = {"notebook": "all" if lanes == 1 else f"all (wall time, {lanes} lanes at once)",
              "seconds": round(frame.seconds.sum(), 1) if lanes == 1 else float(record["total_seconds"]),
-             "peak memory (MiB)": int(frame["peak memory (MiB)"].max())}
+             **{c: int(frame[c].max()) for c in ("peak memory (MiB)", "peak RSS summed (MiB)") if c in frame}}
     return pd.concat([frame, pd.DataFrame([total])], ignore_index=True)
 
 
@@ -116,6 +116,9 @@ def book_time_caption(record: dict[str, Any]) -> str:
                  f"{minutes / BOOK_MINUTES_TARGET:.2f}× the target, not met)"))
     peak = max(int(r["peak memory (MiB)"]) for r in record["notebooks"])
     memory = "under" if peak < MEMORY_TARGET_MIB else "over"
+    rss = [int(r["peak RSS summed (MiB)"]) for r in record["notebooks"] if "peak RSS summed (MiB)" in r]
+    shared = (f" (the kernel's and workers' private pages and, once, the libraries they all map; their resident "
+              f"sets summed, which count libtorch once per process, peak at {max(rss):,} MiB)" if rss else "")
     lanes = int(record.get("lanes", 1))
     how = (f"{record['workers']} sweep workers" if lanes == 1 else
            f"the papers in {lanes} lanes at once (the lane column; the pages that read every paper ran after), "
@@ -123,8 +126,8 @@ def book_time_caption(record: dict[str, Any]) -> str:
            "in all")
     return (f"`{record['command']}` at `{record['scale']}` scale on {_machine(record)}, {how}, "
             f"commit {prov['git_commit'][:8]}, {prov['created']}: {record['total_seconds'] / 60:.1f} min "
-            f"in all{target}. Largest peak memory of a notebook (kernel and workers): {peak:,} MiB, {memory} the "
-            f"target of {MEMORY_TARGET_MIB / 1024:g} GiB.")
+            f"in all{target}. Largest peak memory of a notebook (kernel and workers): {peak:,} MiB{shared}, {memory} "
+            f"the target of {MEMORY_TARGET_MIB / 1024:g} GiB.")
 
 
 def memory_frame(record: dict[str, Any]) -> pd.DataFrame:
