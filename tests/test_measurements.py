@@ -64,8 +64,13 @@ def test_tree_memory_counts_the_libraries_every_process_maps_once():
         for c in children:
             c.kill()
             c.wait()
-    single = tree_memory()
-    assert single.resident == single.rss_sum  # one process: its resident set
+    alone = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])  # no children of its own
+    try:
+        single = tree_memory(alone.pid)
+        assert single.resident == single.rss_sum > 0  # one process: its resident set
+    finally:
+        alone.kill()
+        alone.wait()
 
 
 @pytest.mark.parametrize("family", ["lenet", "lenet_tiny", "mnist_convnet", "small_convnet", "adcgan", "pixelcnn"])
