@@ -14,7 +14,13 @@ batch size run in two data paths, one timed stretch each after a warm-up, all in
   adlib's cpu-scale config gives that family (``channels_last`` for the MNIST ConvNet, else
   contiguous; :data:`adlib.models.MEMORY_FORMATS`);
 * ``adlib-channels-last`` (a what-if for the families still contiguous): the same with the weights
-  in ``channels_last``, reported as a ratio to ``adlib``.
+  in ``channels_last``, reported as a ratio to ``adlib``;
+* ``adlib-bf16`` (a what-if): adlib's step under ``torch.autocast("cpu", dtype=torch.bfloat16)``,
+  reported as a ratio to ``adlib``. adlib's ``cpu`` scale trains in fp32: its results re-create bit
+  for bit from fp32 arithmetic, and a CPU without bf16 units (AVX2) emulates bf16 slowly;
+* ``official-batches``: the official-style ``DataLoader`` alone, no step; the official loop's
+  images/s over this is the share of its time spent making batches, all that a faster data path
+  can take off it (the rest is the same torch kernels, on the machine's cores either way).
 
 Each variant runs in its own subprocess, so thread settings do not leak between them; the last
 runs one adlib process per core at once and reports their total, which is how a sweep of
@@ -223,9 +229,9 @@ def _timed(batches, step, seconds: float) -> float:
                 return timed_images / (time.perf_counter() - start)
 
 
-def run_adlib(name: str, n: int, seconds: float, memory_format: str | None = None) -> float:
+def run_adlib(name: str, n: int, seconds: float, memory_format: str | None = None, autocast=None) -> float:
     """adlib's step on one thread, the model in ``memory_format`` (default: the family's, as adlib's
-    cpu-scale config has it)."""
+    cpu-scale config has it); ``autocast``: a dtype to run the step under CPU autocast (a what-if)."""
     import torch
 
     from adlib.train import ImagePipeline
@@ -236,6 +242,12 @@ def run_adlib(name: str, n: int, seconds: float, memory_format: str | None = Non
     pipeline = ImagePipeline(crop_padding=4 if family.cifar_augment else 0, hflip=family.cifar_augment)
     gen = torch.Generator().manual_seed(0)
     step = make_step(name, memory_format or family.memory_format)
+    if autocast is not None:
+        fp32_step = step
+
+        def step(x):
+            with torch.autocast("cpu", dtype=autocast):
+                fp32_step(x)
     bs = family.batch_size
 
     def batches():
@@ -247,6 +259,23 @@ def run_adlib(name: str, n: int, seconds: float, memory_format: str | None = Non
 
 
 def run_official_style(name: str, n: int, seconds: float) -> float:
+    """The official codes' way: a PIL image and transforms per item, a DataLoader, default threads."""
+    return _timed(lambda: (x for x, _ in _official_loader(name, n)), make_step(name), seconds)
+
+
+def run_official_batches(name: str, n: int, seconds: float) -> float:
+    """The official-style DataLoader alone: images/s of making the batches, no training step."""
+    return _timed(lambda: (x for x, _ in _official_loader(name, n)), lambda x: None, seconds)
+
+
+def run_adlib_bf16(name: str, n: int, seconds: float) -> float:
+    """What-if: adlib's step under bf16 autocast on the CPU (not how adlib's cpu scale trains)."""
+    import torch
+
+    return run_adlib(name, n, seconds, autocast=torch.bfloat16)
+
+
+def _official_loader(name: str, n: int):
     import torch
     from PIL import Image
     from torchvision import transforms
@@ -263,10 +292,8 @@ def run_official_style(name: str, n: int, seconds: float) -> float:
         def __getitem__(self, i):
             return transform(Image.fromarray(arrays[i])), 0
 
-    loader = torch.utils.data.DataLoader(PILDataset(), batch_size=family.batch_size, shuffle=True, num_workers=0,
-                                         drop_last=True)
-    step = make_step(name)
-    return _timed(lambda: (x for x, _ in loader), step, seconds)
+    return torch.utils.data.DataLoader(PILDataset(), batch_size=family.batch_size, shuffle=True, num_workers=0,
+                                       drop_last=True)
 
 
 def run_adlib_channels_last(name: str, n: int, seconds: float) -> float:
@@ -274,7 +301,8 @@ def run_adlib_channels_last(name: str, n: int, seconds: float) -> float:
     return run_adlib(name, n, seconds, "channels_last")
 
 
-VARIANTS = {"adlib": run_adlib, "official-style": run_official_style, "adlib-channels-last": run_adlib_channels_last}
+VARIANTS = {"adlib": run_adlib, "official-style": run_official_style, "adlib-channels-last": run_adlib_channels_last,
+            "adlib-bf16": run_adlib_bf16, "official-batches": run_official_batches}
 
 
 def main() -> int:
@@ -327,18 +355,23 @@ def main() -> int:
         procs = [launch("adlib", name) for _ in range(workers)]
         sweep = sum(result(proc) for proc in procs)
         channels_last = single if family.memory_format == "channels_last" else result(launch("adlib-channels-last", name))
+        bf16 = result(launch("adlib-bf16", name))
+        batches = result(launch("official-batches", name))
         row = {"family": name, "paper": family.paper, "model": family.model, "batch_size": family.batch_size,
                "memory_format": family.memory_format, "flops_per_image": flops,
                "official_images_per_s": official, "adlib_images_per_s": single, "adlib_sweep_images_per_s": sweep,
                "speedup_adlib_1_thread": single / official, "speedup_adlib_sweep": sweep / official,
                "fraction_of_matmul_rate": flops * single / matmul,
                "adlib_channels_last_images_per_s": channels_last,
-               "speedup_channels_last_1_thread": channels_last / single}
+               "speedup_channels_last_1_thread": channels_last / single,
+               "official_batches_images_per_s": batches, "official_batch_share": official / batches,
+               "adlib_bf16_images_per_s": bf16, "speedup_bf16_1_thread": bf16 / single}
         rows.append(row)
         print(f"{name:>14}: official {official:8.0f} img/s | adlib 1 thread {single:8.0f} ({single / official:.2f}x) | "
               f"adlib sweep {workers}x1 {sweep:8.0f} ({sweep / official:.2f}x) | "
               f"{flops / 1e6:8.1f} MFLOP/img, {100 * row['fraction_of_matmul_rate']:.0f}% of matmul rate | "
-              f"channels_last {channels_last / single:.2f}x adlib's", flush=True)
+              f"channels_last {channels_last / single:.2f}x, bf16 {bf16 / single:.2f}x adlib's | "
+              f"official loop {100 * official / batches:.0f}% in making batches", flush=True)
     import torch
 
     from _record import machine, now, write_measurement

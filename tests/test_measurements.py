@@ -130,6 +130,36 @@ def test_throughput_frame_and_plot_show_the_measured_ratios_against_the_targets(
     assert 100 * MATMUL_FRACTION_TARGET in [line.get_ydata()[0] for line in ax_frac.lines]
 
 
+def test_throughput_summary_says_which_families_miss_a_target_and_by_how_much():
+    from adlib.measurements import throughput_summary
+
+    record = _throughput_record()
+    fast = dict(record["families"][0], family="mnist_convnet", speedup_adlib_sweep=3.5, fraction_of_matmul_rate=0.1)
+    record["families"].append(fast)
+    text = throughput_summary(record)
+    assert "met by mnist_convnet (3.50×); not met by lenet (2.80×, 0.93 of the target)" in text
+    assert "met by lenet (30 %); not met by mnist_convnet (10 %, 0.40 of the target)" in text
+    assert "making batches" not in text  # a record without the data-path variant
+    for fam, share in zip(record["families"], (0.2, 0.6)):
+        fam.update(official_batch_share=share, speedup_bf16_1_thread=1.5)
+    assert "lenet 20 % (at most 1.25×), mnist_convnet 60 % (at most 2.50×)" in throughput_summary(record)
+    assert list(throughput_frame(record)["official: % of time making batches"]) == [20, 60]
+
+
+def test_benchmark_variants_time_the_data_path_alone_and_the_bf16_what_if():
+    import torch
+
+    bench = _load("train_throughput")
+    threads = torch.get_num_threads()
+    try:
+        batches = bench.run_official_batches("lenet_tiny", 256, 0.2)
+        bf16 = bench.run_adlib_bf16("lenet_tiny", 256, 0.2)
+    finally:
+        torch.set_num_threads(threads)
+    assert batches > 0 and bf16 > 0
+    assert set(bench.VARIANTS) >= {"official-batches", "adlib-bf16"}
+
+
 def test_memory_frame_bounds_a_notebook_by_kernel_plus_one_run_per_worker():
     record = {"workers": 2, "runs": [
         {"paper": "rafiee2021", "run": "adcgan/x", "stored_wall_time_s": 90.0, "peak_bytes": 700 * 2**20,
