@@ -17,7 +17,7 @@ batch size run in two data paths, one timed stretch each after a warm-up, all in
   in ``channels_last``, reported as a ratio to ``adlib``;
 * ``adlib-bf16`` (a what-if): adlib's step under ``torch.autocast("cpu", dtype=torch.bfloat16)``,
   reported as a ratio to ``adlib``. adlib's ``cpu`` scale trains in fp32: its results re-create bit
-  for bit from fp32 arithmetic, and a CPU without bf16 units (AVX2) emulates bf16 slowly;
+  for bit from fp32 arithmetic, and a CPU without bf16 units (AVX2) has no fast bf16 arithmetic;
 * ``official-batches``: the official-style ``DataLoader`` alone, no step; the official loop's
   images/s over this is the share of its time spent making batches, all that a faster data path
   can take off it (the rest is the same torch kernels, on the machine's cores either way).
@@ -229,7 +229,8 @@ def _timed(batches, step, seconds: float) -> float:
                 return timed_images / (time.perf_counter() - start)
 
 
-def run_adlib(name: str, n: int, seconds: float, memory_format: str | None = None, autocast=None) -> float:
+def run_adlib(name: str, n: int, seconds: float, memory_format: str | None = None,
+              autocast: "torch.dtype | None" = None) -> float:
     """adlib's step on one thread, the model in ``memory_format`` (default: the family's, as adlib's
     cpu-scale config has it); ``autocast``: a dtype to run the step under CPU autocast (a what-if)."""
     import torch
