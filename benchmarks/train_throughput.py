@@ -261,12 +261,14 @@ def run_adlib(name: str, n: int, seconds: float, memory_format: str | None = Non
 
 def run_official_style(name: str, n: int, seconds: float) -> float:
     """The official codes' way: a PIL image and transforms per item, a DataLoader, default threads."""
-    return _timed(lambda: (x for x, _ in _official_loader(name, n)), make_step(name), seconds)
+    loader = _official_loader(name, n)  # built once; each pass over it reshuffles
+    return _timed(lambda: (x for x, _ in loader), make_step(name), seconds)
 
 
 def run_official_batches(name: str, n: int, seconds: float) -> float:
     """The official-style DataLoader alone: images/s of making the batches, no training step."""
-    return _timed(lambda: (x for x, _ in _official_loader(name, n)), lambda x: None, seconds)
+    loader = _official_loader(name, n)
+    return _timed(lambda: (x for x, _ in loader), lambda x: None, seconds)
 
 
 def run_adlib_bf16(name: str, n: int, seconds: float) -> float:
