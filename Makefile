@@ -19,7 +19,7 @@ export OMP_WAIT_POLICY := PASSIVE
 export MPLCONFIGDIR ?= $(CURDIR)/build/mplconfig
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: venv data book test test-unit test-notebooks test-book test-browser screenshots reproduce benchmark clean help
+.PHONY: venv data book test test-unit test-notebooks test-book test-browser screenshots reproduce benchmark benchmark-gpu clean help
 
 help:
 	@echo "make book                      build the book (creates .venv, checks data, runs notebooks at cpu scale)"
@@ -30,6 +30,7 @@ help:
 	@echo "make book FORCE=1 PAPERS=a,b    the same for these papers' chapters only; times in results/book_times.<paper>.json"
 	@echo "make book FORCE=1 LANES=1      one paper after another (default: the papers in one lane per core, at once)"
 	@echo "make benchmark                 training throughput per model family vs an official-style loop, and peak memory"
+	@echo "make benchmark-gpu             the same throughput on a CUDA GPU, bf16 autocast vs the official-style fp32 loop"
 
 venv: $(STAMP)
 
@@ -86,6 +87,9 @@ reproduce: venv
 benchmark: venv data
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/peak_memory.py
+
+benchmark-gpu: venv data
+	$(PY) benchmarks/train_throughput.py --device cuda
 
 clean:
 	rm -rf build book/_build book/executed book/_toc.yml

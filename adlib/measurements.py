@@ -5,6 +5,7 @@ section shows, each read from a file a command wrote (never typed).
   (:data:`adlib.book.BOOK_TIMES`, written by :func:`adlib.book.execute_book`);
 * :func:`throughput_frame`: ``benchmarks/train_throughput.py``, images/s of adlib's training step
   against an official-style loop, per model family, and the fraction of the matrix-product rate;
+  :func:`gpu_throughput_frame` the same on a GPU (``--device cuda``), with mixed precision;
 * :func:`memory_frame`: ``benchmarks/peak_memory.py``, the peak resident memory of each paper's
   heaviest ``cpu`` run.
 """
@@ -21,6 +22,7 @@ from adlib.results import REPO_ROOT
 
 BENCHMARK_DIR = REPO_ROOT / "benchmarks" / "results"
 THROUGHPUT = BENCHMARK_DIR / "train_throughput.json"
+THROUGHPUT_GPU = BENCHMARK_DIR / "train_throughput.cuda.json"
 PEAK_MEMORY = BENCHMARK_DIR / "peak_memory.json"
 SPEEDUP_TARGET = 3.0  # issue: adlib's step ≥ 3× the official-style loop
 MATMUL_FRACTION_TARGET = 0.25  # issue: conv nets at ≥ 25 % of the matrix-product rate
@@ -125,6 +127,37 @@ def plot_throughput(frame: pd.DataFrame, workers: int):
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def gpu_throughput_frame(record: dict[str, Any]) -> pd.DataFrame:
+    """One row per model family of the GPU benchmark: images/s of the official-style fp32 loop,
+    of adlib's step under bf16 autocast (how adlib trains on CUDA) and in fp32, the speed-ups, and
+    the fraction of the GPU's measured bf16 matrix-product rate adlib's step reaches."""
+    return pd.DataFrame([{
+        "family": r["family"], "used by": r["paper"], "batch": r["batch_size"],
+        "official-style, fp32 (img/s)": round(r["official_images_per_s"]),
+        "adlib, bf16 autocast (img/s)": round(r["adlib_images_per_s"]),
+        "adlib, fp32 (img/s)": round(r["adlib_fp32_images_per_s"]),
+        "speed-up over official": round(r["speedup_adlib"], 2),
+        "bf16 ÷ fp32 (adlib)": round(r["speedup_mixed_precision"], 2),
+        "MFLOP / image (fwd+bwd)": round(r["flops_per_image"] / 1e6, 1),
+        "% of bf16 matmul rate": round(100 * r["fraction_of_bf16_matmul_rate"], 1)} for r in record["families"]])
+
+
+def gpu_throughput_caption(record: dict[str, Any]) -> str:
+    return (f"`{record['command']}` on {record['gpu']} ({_machine(record)}), torch {record['torch']}, CUDA "
+            f"{record['cuda']}, {record['created']}; {record['seconds_per_variant']:g} s timed per variant after a "
+            f"warm-up. Matrix product (8192 × 8192): bf16 {record['matmul_flops_per_s_bf16'] / 1e12:.0f} TFLOP/s, "
+            f"fp32 {record['matmul_flops_per_s_fp32'] / 1e12:.0f} TFLOP/s. Target: "
+            f"{SPEEDUP_TARGET:g}× the official-style loop.")
+
+
+GPU_NOT_MEASURED = (
+    "No GPU measurement is recorded: the machines this book was built on had no GPU. On a machine with an "
+    "NVIDIA GPU, `make benchmark-gpu` (`python benchmarks/train_throughput.py --device cuda`) writes "
+    "`benchmarks/results/train_throughput.cuda.json` and this section shows it: per model family, images/s of "
+    "adlib's step under bf16 autocast (how adlib trains on CUDA) and in fp32 against the official-style fp32 "
+    "loop, and the fraction of the GPU's measured bf16 matrix-product rate.")
 
 
 def book_time_frame(record: dict[str, Any]) -> pd.DataFrame:

@@ -33,7 +33,19 @@ FLOP/s: the floating-point operations of one training step (forward and backward
 second, against the rate of a 1024×1024 fp32 matrix product on one thread. Reported as ratios;
 nothing here asserts a time. Writes ``benchmarks/results/train_throughput.json``.
 
-    python benchmarks/train_throughput.py [--seconds 4] [--families lenet,wrn16_4]
+``--device cuda`` runs the same families on a GPU, one process per variant, and writes
+``benchmarks/results/train_throughput.cuda.json``:
+
+* ``official-style``: the same DataLoader and PIL transforms, with 4 workers and pinned memory as the
+  OE code runs (``--prefetch 4``), each batch copied to the GPU, fp32, ``cudnn.benchmark`` on;
+* ``adlib-bf16``: how adlib trains on CUDA: the uint8 images on the GPU, converted and augmented
+  there, the step under bf16 autocast (``TrainSpec.amp``), cuDNN deterministic;
+* ``adlib-fp32``: the same step without autocast (what mixed precision brings);
+
+every step waits for the GPU (both loops read the loss each step), and the fraction of peak is
+adlib's FLOP/s against the GPU's measured bf16 rate on an 8192×8192 matrix product.
+
+    python benchmarks/train_throughput.py [--seconds 4] [--families lenet,wrn16_4] [--device cuda]
 """
 
 from __future__ import annotations
@@ -95,17 +107,18 @@ def _images(family: Family, n: int):
     return torch.randint(0, 256, (n, *family.shape), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
 
 
-def make_step(name: str, memory_format: str = "contiguous") -> Callable:
+def make_step(name: str, memory_format: str = "contiguous", device: str = "cpu") -> Callable:
     """The family's model and a ``step(x)`` that trains it on one float batch in [0, 1] (N, C, H, W);
-    ``memory_format``: the layout of the model's weights (:data:`adlib.models.MEMORY_FORMATS`)."""
-    import functools
-
+    ``memory_format``: the layout of the model's weights (:data:`adlib.models.MEMORY_FORMATS`);
+    ``device``: where the model, its optimiser state and the batches live."""
     import torch
     import torch.nn.functional as F
 
     from adlib.models import create_model as _create_model
 
-    create_model = functools.partial(_create_model, memory_format=memory_format)
+    def create_model(*args, **kwargs):
+        return _create_model(*args, memory_format=memory_format, **kwargs).to(device)
+
     torch.manual_seed(0)
     if name == "adcgan":
         from adlib.models.adcgan import (autoencoder_objective, critic_objective, generator_objective,
@@ -151,13 +164,13 @@ def make_step(name: str, memory_format: str = "contiguous") -> Callable:
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
         def loss_fn(out, _n):
-            return binary_outlier_loss(out, torch.arange(len(out)) >= len(out) // 2)
+            return binary_outlier_loss(out, torch.arange(len(out), device=out.device) >= len(out) // 2)
     elif name == "lenet_tiny":
         from adlib.losses import deep_svdd_loss
 
         model = create_model("lenet", widths=(8, 4), rep_dim=128, bias=False)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-        center = torch.randn(128)
+        center = torch.randn(128).to(device)
 
         def loss_fn(out, _n):
             return deep_svdd_loss(out, center)
@@ -165,7 +178,7 @@ def make_step(name: str, memory_format: str = "contiguous") -> Callable:
         num_classes = {"mnist_convnet": 6, "small_convnet": 9, "wrn16_4": 10}[name]
         model = create_model(name, num_classes=num_classes, **({"width": 16} if name == "small_convnet" else {}))
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
-        targets = torch.arange(4096) % num_classes
+        targets = (torch.arange(4096) % num_classes).to(device)
 
         def loss_fn(out, n):
             return F.cross_entropy(out, targets[:n])
@@ -193,24 +206,39 @@ def flops_per_image(name: str) -> float:
     return counter.get_total_flops() / family.batch_size
 
 
-def matmul_rate(threads: int = 1, n: int = 1024, seconds: float = 2.0) -> float:
-    """FLOP/s of an n×n fp32 matrix product on ``threads`` torch threads (best of the repeats)."""
+def matmul_rate(threads: int = 1, n: int = 1024, seconds: float = 2.0, device: str = "cpu",
+                dtype: "torch.dtype | None" = None) -> float:
+    """FLOP/s of an n×n matrix product (best of the repeats): on the CPU fp32 on ``threads`` torch
+    threads, on a GPU in ``dtype`` (what its tensor cores run for autocast: bf16; fp32 as torch's
+    default leaves it, without TF32 for matrix products)."""
     import torch
 
     torch.set_num_threads(threads)
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    sync = _synchronizer(device)
+    a, b = (torch.randn(n, n, device=device, dtype=dtype or torch.float32) for _ in range(2))
     for _ in range(3):
         a @ b
     best, end = 0.0, time.perf_counter() + seconds
     while time.perf_counter() < end:
+        sync()
         start = time.perf_counter()
         a @ b
+        sync()
         best = max(best, 2 * n ** 3 / (time.perf_counter() - start))
     return best
 
 
-def _timed(batches, step, seconds: float) -> float:
-    """Images/s of ``step`` over the batches ``batches()`` yields (cycled), after the warm-up."""
+def _synchronizer(device: str) -> Callable[[], None]:
+    """What waits for the device's queued work: nothing on the CPU, ``torch.cuda.synchronize`` on a GPU."""
+    import torch
+
+    return torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+
+
+def _timed(batches, step, seconds: float, sync: Callable[[], None] = lambda: None) -> float:
+    """Images/s of ``step`` over the batches ``batches()`` yields (cycled), after the warm-up.
+    ``sync`` runs after every step: on a GPU it waits for the step to finish, as reading the loss
+    every step does in adlib's loop (``loss.item()``) and in the official codes' (``float(loss)``)."""
     done, it = 0, iter(())
     timed_images, start = 0, None
     while True:
@@ -220,6 +248,7 @@ def _timed(batches, step, seconds: float) -> float:
             it = iter(batches())
             continue
         step(x)
+        sync()
         done += 1
         if done == WARMUP_STEPS:
             start = time.perf_counter()
@@ -230,39 +259,51 @@ def _timed(batches, step, seconds: float) -> float:
 
 
 def run_adlib(name: str, n: int, seconds: float, memory_format: str | None = None,
-              autocast: "torch.dtype | None" = None) -> float:
-    """adlib's step on one thread, the model in ``memory_format`` (default: the family's, as adlib's
-    cpu-scale config has it); ``autocast``: a dtype to run the step under CPU autocast (a what-if)."""
+              autocast: "torch.dtype | None" = None, device: str = "cpu") -> float:
+    """adlib's step, the model in ``memory_format`` (default: the family's, as adlib's cpu-scale
+    config has it); ``autocast``: a dtype to run the step under autocast. On the CPU one thread (one
+    process per core); on a GPU the images as uint8 on the device, converted and augmented there,
+    with the threads and cuDNN settings adlib's GPU runs have (:func:`adlib.sweep.sweep_threads`,
+    :func:`adlib.train.seed_everything`)."""
     import torch
 
+    from adlib.sweep import sweep_threads
     from adlib.train import ImagePipeline
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(sweep_threads(torch.device(device).type))
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     family = FAMILIES[name]
-    x_all = _images(family, n)
+    x_all = _images(family, n).to(device)
     pipeline = ImagePipeline(crop_padding=4 if family.cifar_augment else 0, hflip=family.cifar_augment)
     gen = torch.Generator().manual_seed(0)
-    step = make_step(name, memory_format or family.memory_format)
+    step = make_step(name, memory_format or family.memory_format, device)
     if autocast is not None:
-        fp32_step = step
+        plain_step = step
 
         def step(x):
-            with torch.autocast("cpu", dtype=autocast):
-                fp32_step(x)
+            with torch.autocast(torch.device(device).type, dtype=autocast):
+                plain_step(x)
     bs = family.batch_size
 
     def batches():
-        order = torch.randperm(len(x_all), generator=gen)
+        order = torch.randperm(len(x_all), generator=gen).to(device)
         for i in range(0, len(order) - bs + 1, bs):
             yield pipeline(x_all[order[i:i + bs]], train=True, generator=gen)
 
-    return _timed(batches, step, seconds)
+    return _timed(batches, step, seconds, _synchronizer(device))
 
 
-def run_official_style(name: str, n: int, seconds: float) -> float:
-    """The official codes' way: a PIL image and transforms per item, a DataLoader, default threads."""
-    loader = _official_loader(name, n)  # built once; each pass over it reshuffles
-    return _timed(lambda: (x for x, _ in loader), make_step(name), seconds)
+def run_official_style(name: str, n: int, seconds: float, device: str = "cpu") -> float:
+    """The official codes' way: a PIL image and transforms per item, a DataLoader, default threads,
+    fp32. On a GPU as the OE code runs there: 4 loader workers with pinned memory (its
+    ``--prefetch 4``), each batch copied to the device, ``cudnn.benchmark`` on."""
+    import torch
+
+    on_gpu = torch.device(device).type == "cuda"
+    torch.backends.cudnn.benchmark = on_gpu
+    loader = _official_loader(name, n, workers=4 if on_gpu else 0)  # built once; each pass over it reshuffles
+    step = make_step(name, device=device)
+    return _timed(lambda: (x.to(device, non_blocking=True) for x, _ in loader), step, seconds, _synchronizer(device))
 
 
 def run_official_batches(name: str, n: int, seconds: float) -> float:
@@ -271,14 +312,15 @@ def run_official_batches(name: str, n: int, seconds: float) -> float:
     return _timed(lambda: (x for x, _ in loader), lambda x: None, seconds)
 
 
-def run_adlib_bf16(name: str, n: int, seconds: float) -> float:
-    """What-if: adlib's step under bf16 autocast on the CPU (not how adlib's cpu scale trains)."""
+def run_adlib_bf16(name: str, n: int, seconds: float, device: str = "cpu") -> float:
+    """adlib's step under bf16 autocast: on the CPU a what-if (adlib's cpu scale trains in fp32),
+    on a GPU how adlib trains (``TrainSpec.amp``)."""
     import torch
 
-    return run_adlib(name, n, seconds, autocast=torch.bfloat16)
+    return run_adlib(name, n, seconds, autocast=torch.bfloat16, device=device)
 
 
-def _official_loader(name: str, n: int):
+def _official_loader(name: str, n: int, workers: int = 0):
     import torch
     from PIL import Image
     from torchvision import transforms
@@ -295,8 +337,8 @@ def _official_loader(name: str, n: int):
         def __getitem__(self, i):
             return transform(Image.fromarray(arrays[i])), 0
 
-    return torch.utils.data.DataLoader(PILDataset(), batch_size=family.batch_size, shuffle=True, num_workers=0,
-                                       drop_last=True)
+    return torch.utils.data.DataLoader(PILDataset(), batch_size=family.batch_size, shuffle=True, num_workers=workers,
+                                       pin_memory=workers > 0, drop_last=True)
 
 
 def run_adlib_channels_last(name: str, n: int, seconds: float) -> float:
@@ -304,8 +346,29 @@ def run_adlib_channels_last(name: str, n: int, seconds: float) -> float:
     return run_adlib(name, n, seconds, "channels_last")
 
 
+def run_adlib_fp32(name: str, n: int, seconds: float, device: str = "cuda") -> float:
+    """What-if on a GPU: adlib's step without mixed precision (fp32, as the official codes train)."""
+    return run_adlib(name, n, seconds, device=device)
+
+
 VARIANTS = {"adlib": run_adlib, "official-style": run_official_style, "adlib-channels-last": run_adlib_channels_last,
             "adlib-bf16": run_adlib_bf16, "official-batches": run_official_batches}
+GPU_VARIANTS = {"official-style": run_official_style, "adlib-bf16": run_adlib_bf16, "adlib-fp32": run_adlib_fp32}
+"""On a GPU: the official-style fp32 loop, adlib's step as adlib trains there (bf16 autocast) and
+adlib's step in fp32 (what mixed precision brings)."""
+
+
+def gpu_row(name: str, flops: float, official: float, adlib: float, adlib_fp32: float,
+            matmul_bf16: float) -> dict:
+    """One family's GPU measurement: images/s of the three variants, adlib's speed-up over the
+    official-style loop and over its own fp32 step, and the fraction of the GPU's bf16
+    matrix-product rate adlib's step reaches (its FLOP/s, counted as on the CPU, ÷ that rate)."""
+    family = FAMILIES[name]
+    return {"family": name, "paper": family.paper, "model": family.model, "batch_size": family.batch_size,
+            "memory_format": family.memory_format, "flops_per_image": flops,
+            "official_images_per_s": official, "adlib_images_per_s": adlib, "adlib_fp32_images_per_s": adlib_fp32,
+            "speedup_adlib": adlib / official, "speedup_mixed_precision": adlib / adlib_fp32,
+            "fraction_of_bf16_matmul_rate": flops * adlib / matmul_bf16}
 
 
 def main() -> int:
@@ -313,21 +376,37 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=4.0, help="timed stretch per variant and family")
     p.add_argument("--images", type=int, default=4096, help="images held in memory / in the dataset")
     p.add_argument("--families", default=",".join(FAMILIES), help=f"comma-separated, from {', '.join(FAMILIES)}")
-    p.add_argument("--output", type=Path, default=HERE / "results" / "train_throughput.json")
-    p.add_argument("--variant", choices=[*VARIANTS, "matmul", "flops"], help=argparse.SUPPRESS)
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="cuda: the GPU benchmark (mixed precision against the official-style fp32 loop)")
+    p.add_argument("--output", type=Path, help="default: benchmarks/results/train_throughput[.cuda].json")
+    p.add_argument("--variant", choices=[*VARIANTS, *GPU_VARIANTS, "matmul", "flops"], help=argparse.SUPPRESS)
     args = p.parse_args()
     names = [f.strip() for f in args.families.split(",") if f.strip()]
     unknown = sorted(set(names) - set(FAMILIES))
     if unknown:
         p.error(f"unknown families {unknown}; valid: {', '.join(FAMILIES)}")
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            p.error(f"--device cuda: no CUDA GPU is available here (torch {torch.__version__}); run it on a machine "
+                    "with an NVIDIA GPU, or leave --device out for the CPU benchmark")
+    output = args.output or HERE / "results" / ("train_throughput.json" if args.device == "cpu"
+                                                else "train_throughput.cuda.json")
     if args.variant == "matmul":
-        print(json.dumps({"value": matmul_rate()}))
+        import torch
+
+        value = (matmul_rate() if args.device == "cpu" else
+                 {dt: matmul_rate(4, 8192, device="cuda", dtype=getattr(torch, dt)) for dt in ("bfloat16", "float32")})
+        print(json.dumps({"value": value}))
         return 0
     if args.variant == "flops":
         print(json.dumps({"value": flops_per_image(names[0])}))
         return 0
     if args.variant:
-        print(json.dumps({"value": VARIANTS[args.variant](names[0], args.images, args.seconds)}))
+        run = (VARIANTS if args.device == "cpu" else GPU_VARIANTS)[args.variant]
+        kwargs = {} if args.device == "cpu" else {"device": "cuda"}
+        print(json.dumps({"value": run(names[0], args.images, args.seconds, **kwargs)}))
         return 0
 
     env = dict(os.environ)
@@ -337,15 +416,20 @@ def main() -> int:
 
     def launch(variant: str, family: str = "") -> subprocess.Popen:
         return subprocess.Popen([sys.executable, __file__, "--variant", variant, "--families", family or names[0],
-                                 "--images", str(args.images), "--seconds", str(args.seconds)],
-                                env=env, stdout=subprocess.PIPE, text=True)
+                                 "--images", str(args.images), "--seconds", str(args.seconds),
+                                 "--device", args.device], env=env, stdout=subprocess.PIPE, text=True)
 
-    def result(proc: subprocess.Popen) -> float:
+    def result(proc: subprocess.Popen):
         out, _ = proc.communicate()
         if proc.returncode:
             raise SystemExit(f"benchmark subprocess {proc.args} failed with exit code {proc.returncode}")
-        return float(json.loads(out.strip().splitlines()[-1])["value"])
+        return json.loads(out.strip().splitlines()[-1])["value"]
 
+    command = "python benchmarks/train_throughput.py" + "".join(
+        f" --{k} {v}" for k, v in (("seconds", args.seconds), ("images", args.images), ("device", args.device))
+        if v != p.get_default(k))
+    if args.device == "cuda":
+        return _main_gpu(names, launch, result, output, args, command)
     workers = os.cpu_count() or 1
     matmul = result(launch("matmul"))
     print(f"matrix product, 1 thread: {matmul / 1e9:.1f} GFLOP/s", flush=True)
@@ -380,12 +464,38 @@ def main() -> int:
     from _record import machine, now, write_measurement
 
     record = {"workers": workers, "seconds_per_variant": args.seconds, "images": args.images,
-              "matmul_flops_per_s_1_thread": matmul, "families": rows,
-              "command": "python benchmarks/train_throughput.py" + "".join(
-                  f" --{k} {v}" for k, v in (("seconds", args.seconds), ("images", args.images)) if v != p.get_default(k)),
+              "matmul_flops_per_s_1_thread": matmul, "families": rows, "command": command,
               "machine": machine(), "torch": torch.__version__, "created": now()}
-    write_measurement(args.output, record, complete=set(names) == set(FAMILIES), what="families")
+    write_measurement(output, record, complete=set(names) == set(FAMILIES), what="families")
     return 0
+
+
+def _main_gpu(names: list[str], launch, result, output: Path, args, command: str) -> int:
+    """The GPU benchmark: per family the official-style fp32 loop, adlib's bf16-autocast step and its
+    fp32 step, one process each, one after another (the GPU is shared by nothing else)."""
+    import torch
+
+    from _record import machine, now, write_measurement
+
+    matmul = result(launch("matmul"))
+    print(f"matrix product on {torch.cuda.get_device_name(0)}: bf16 {matmul['bfloat16'] / 1e12:.1f} TFLOP/s, "
+          f"fp32 {matmul['float32'] / 1e12:.1f} TFLOP/s", flush=True)
+    rows = []
+    for name in names:
+        row = gpu_row(name, result(launch("flops", name)), result(launch("official-style", name)),
+                      result(launch("adlib-bf16", name)), result(launch("adlib-fp32", name)), matmul["bfloat16"])
+        rows.append(row)
+        print(f"{name:>14}: official fp32 {row['official_images_per_s']:9.0f} img/s | adlib bf16 "
+              f"{row['adlib_images_per_s']:9.0f} ({row['speedup_adlib']:.2f}x) | adlib fp32 "
+              f"{row['adlib_fp32_images_per_s']:9.0f} (bf16 {row['speedup_mixed_precision']:.2f}x it) | "
+              f"{100 * row['fraction_of_bf16_matmul_rate']:.1f}% of the bf16 matmul rate", flush=True)
+    record = {"device": "cuda", "gpu": torch.cuda.get_device_name(0), "seconds_per_variant": args.seconds,
+              "images": args.images, "matmul_flops_per_s_bf16": matmul["bfloat16"],
+              "matmul_flops_per_s_fp32": matmul["float32"], "families": rows, "command": command,
+              "machine": machine(), "torch": torch.__version__, "cuda": torch.version.cuda, "created": now()}
+    write_measurement(output, record, complete=set(names) == set(FAMILIES), what="families")
+    return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -160,6 +160,67 @@ def test_benchmark_variants_time_the_data_path_alone_and_the_bf16_what_if():
     assert set(bench.VARIANTS) >= {"official-batches", "adlib-bf16"}
 
 
+def test_gpu_benchmark_says_clearly_that_it_needs_a_gpu():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is here: the benchmark would run")
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "train_throughput.py"), "--device", "cuda",
+                          "--families", "lenet"], capture_output=True, text=True)
+    assert out.returncode == 2 and "no CUDA GPU is available here" in out.stderr
+
+
+def test_gpu_benchmark_records_mixed_precision_against_the_official_loop_and_the_bf16_peak(monkeypatch, tmp_path):
+    """The GPU run's bookkeeping, with the subprocesses' numbers made up (no GPU here): one row per
+    family, its ratios, and the page's frame and caption from the file it writes."""
+    import argparse
+    import json
+
+    import torch
+
+    from adlib.measurements import gpu_throughput_caption, gpu_throughput_frame
+
+    bench = _load("train_throughput")
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: "Test GPU 80GB")
+    made_up = {"matmul": {"bfloat16": 5e14, "float32": 5e13}, "flops": 1e9, "official-style": 1000.0,
+               "adlib-bf16": 4000.0, "adlib-fp32": 2000.0}
+    launched = []
+
+    def launch(variant, family=""):
+        launched.append(variant)
+        return variant
+
+    out = tmp_path / "train_throughput.cuda.json"
+    args = argparse.Namespace(seconds=1.0, images=256)
+    assert bench._main_gpu(list(bench.FAMILIES), launch, made_up.__getitem__, out, args, "cmd --device cuda") == 0
+    assert set(launched) == set(made_up) and launched.count("adlib-bf16") == len(bench.FAMILIES)
+    record = json.loads(out.read_text())
+    assert record["gpu"] == "Test GPU 80GB" and record["matmul_flops_per_s_bf16"] == 5e14
+    row = record["families"][0]
+    assert (row["speedup_adlib"], row["speedup_mixed_precision"]) == (4.0, 2.0)
+    assert row["fraction_of_bf16_matmul_rate"] == pytest.approx(1e9 * 4000 / 5e14)
+    frame = gpu_throughput_frame(record)
+    assert list(frame.family) == list(bench.FAMILIES)
+    assert frame.iloc[0]["% of bf16 matmul rate"] == 0.8 and frame.iloc[0]["speed-up over official"] == 4.0
+    assert "Test GPU 80GB" in gpu_throughput_caption(record) and "bf16 500 TFLOP/s" in gpu_throughput_caption(record)
+
+
+@pytest.mark.filterwarnings("ignore:'pin_memory' argument is set as true:UserWarning")
+def test_benchmark_waits_for_the_device_after_every_step_and_loads_with_workers():
+    """On a GPU the timing must wait for each step (``sync``), and the official-style loader runs
+    with worker processes there; both paths, exercised on the CPU."""
+    import torch
+
+    bench = _load("train_throughput")
+    waits, steps = [], []
+    rate = bench._timed(lambda: iter([torch.zeros(4, 1)] * 8), steps.append, 0.05, sync=lambda: waits.append(1))
+    assert rate > 0 and len(waits) == len(steps) > bench.WARMUP_STEPS
+    loader = bench._official_loader("lenet_tiny", 96, workers=2)
+    shapes = {tuple(x.shape) for x, _ in loader}
+    assert shapes == {(32, 1, 28, 28)} and loader.num_workers == 2
+
+
 def test_memory_frame_bounds_a_notebook_by_kernel_plus_one_run_per_worker():
     record = {"workers": 2, "runs": [
         {"paper": "rafiee2021", "run": "adcgan/x", "stored_wall_time_s": 90.0, "peak_bytes": 700 * 2**20,
