@@ -268,7 +268,7 @@ class ODIN(Detector):
                 log_s = torch.log_softmax(model(x).double() / self.temperature, dim=1)
                 nll = -log_s.gather(1, log_s.argmax(1, keepdim=True)).sum()
                 (grad,) = torch.autograd.grad(nll, x)
-            with torch.no_grad():
+            with torch.inference_mode():
                 out.append(self.score_outputs(model(x - self.epsilon * grad.sign())).cpu())
         model.train(was_training)
         return torch.cat(out) if out else torch.empty(0, dtype=torch.float64)

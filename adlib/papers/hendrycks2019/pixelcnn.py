@@ -111,7 +111,7 @@ def image_nll_bits(model: torch.nn.Module, levels: torch.Tensor) -> torch.Tensor
     return nll_bits(model(levels.float() / 255), levels)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def bits_per_pixel(model: torch.nn.Module, images: torch.Tensor, device: torch.device,
                    batch_size: int = EVAL_BATCH) -> torch.Tensor:
     """BPP(x) = nll_bits(x) / num_pixels of every image (CPU float tensor)."""
