@@ -78,3 +78,26 @@ def test_smoke_runner_end_to_end(tmp_path, monkeypatch):
         assert all(math.isfinite(v) and v > 0 for v in metrics["mean_bpp"].values())
         assert all(np.isfinite(a).all() for a in arrays.values())
     assert len(list(tmp_path.rglob("pixelcnn-*.pt"))) == 1  # the OE run reused the cached base model
+
+
+def test_forward_is_the_convolutional_head_with_each_pixels_logits_adjacent_in_memory():
+    """The last 1×1 convolution runs as a matrix product over pixels: the same logits as the
+    convolution, laid out so that nll_bits' (N·H·W, 256) rows are a view, not a copy."""
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    model = create_model("pixelcnn_small").eval()
+    x = torch.rand(3, 1, 28, 28)
+    with torch.no_grad():
+        logits = model(x)
+        h = model.input_conv(2 * x - 1)
+        for conv in model.res:
+            h = h + conv(F.relu(h))
+        by_conv = model.head2(F.relu(model.head1(F.relu(h))))
+    assert logits.shape == by_conv.shape == (3, 256, 28, 28)
+    assert torch.allclose(logits, by_conv, atol=1e-5)
+    assert logits.permute(0, 2, 3, 1).is_contiguous()
+    levels = torch.randint(0, 256, (3, 1, 28, 28), dtype=torch.uint8)
+    plain = F.cross_entropy(by_conv, levels[:, 0].long(), reduction="none").flatten(1).sum(1) / math.log(2)
+    assert torch.allclose(nll_bits(logits, levels), plain, rtol=1e-5)
+    assert torch.allclose(nll_bits(by_conv.contiguous(), levels), plain, rtol=1e-5)  # any layout
