@@ -11,8 +11,8 @@ batch size run in two data paths, one timed stretch each after a warm-up, all in
 * ``adlib``: the images held as one uint8 tensor in memory, each batch sliced by a permutation and
   converted (and augmented) batched on tensors by :class:`adlib.train.ImagePipeline`, one torch
   thread (how adlib's sweeps run: one process per core), the model's weights in the memory format
-  adlib's cpu-scale config gives that family (``channels_last`` for the MNIST ConvNet, else
-  contiguous; :data:`adlib.models.MEMORY_FORMATS`);
+  adlib's cpu-scale config gives that family (``channels_last`` for all but WRN-16-4 and the
+  PixelCNN; :data:`adlib.models.MEMORY_FORMATS`);
 * ``adlib-channels-last`` (a what-if for the families still contiguous): the same with the weights
   in ``channels_last``, reported as a ratio to ``adlib``;
 * ``adlib-bf16`` (a what-if): adlib's step under ``torch.autocast("cpu", dtype=torch.bfloat16)``,
@@ -80,7 +80,7 @@ FAMILIES: dict[str, Family] = {
     "lenet": Family("ruff2021", "Deep SVDD LeNet (mnist_lenet, rep_dim 32, logit head), BCE on [nominal; OE]",
                     (1, 28, 28), 128, memory_format="channels_last"),
     "lenet_tiny": Family("singh2021", "bias-free LeNet encoder (widths 8, 4, rep_dim 128), Deep SVDD loss",
-                         (1, 28, 28), 32),
+                         (1, 28, 28), 32, memory_format="channels_last"),
     "mnist_convnet": Family("hendrycks2019", "the OE code's MNIST ConvNet, cross-entropy", (1, 28, 28), 50,
                             memory_format="channels_last"),
     "small_convnet": Family("ahmed2020", "small ConvNet (w = 16), cross-entropy", (1, 28, 28), 128,

@@ -91,11 +91,13 @@ def test_benchmark_families_use_the_memory_format_of_their_papers_cpu_configs():
     from adlib.papers.ahmed2020 import experiments as ahmed
     from adlib.papers.rafiee2021 import experiments as rafiee
     from adlib.papers.ruff2021 import experiments as ruff
+    from adlib.papers.singh2021 import experiments as singh
 
     bench = _load("train_throughput")
     cpu_model = {"lenet": ruff.run_config("cpu", "bce", 0, 0)["model"],
                  "adcgan": rafiee.table_configs("cpu", [0])[0]["model"],
-                 "small_convnet": ahmed.run_config("cpu", "fmnist", 0, "classification", 0)["model"]}
+                 "small_convnet": ahmed.run_config("cpu", "fmnist", 0, "classification", 0)["model"],
+                 "lenet_tiny": singh.run_config("cpu", "deepmad", [2, 7], 0)["model"]}
     for family, model in cpu_model.items():
         assert bench.FAMILIES[family].memory_format == model.get("memory_format", "contiguous"), family
 

@@ -117,8 +117,11 @@ def _model(scale: str, dataset: str) -> dict[str, Any]:
     then 196 → 128 (Deep SVDD's MNIST LeNet widths; spec §8.4)."""
     channels, side = _image_shape(dataset)
     widths = [32, 64, 128] if scale == "paper" else [8, 4]
-    return {"in_channels": channels, "image_size": side, "widths": widths, "hidden": None,
-            "rep_dim": 128, "bias": False, "drocc_head_hidden": 64}
+    model: dict[str, Any] = {"in_channels": channels, "image_size": side, "widths": widths, "hidden": None,
+                             "rep_dim": 128, "bias": False, "drocc_head_hidden": 64}
+    if scale == "cpu":
+        model["memory_format"] = "channels_last"  # NHWC weights: ~1.2× faster runs on CPU (benchmarks/train_throughput.py)
+    return model
 
 
 def _train_specs(scale: str) -> dict[str, dict[str, Any]]:

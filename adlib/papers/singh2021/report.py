@@ -739,7 +739,9 @@ def deviations(scale: str) -> str:
         f"{d['n_test_per_class']} test images per class** (the paper: all 6,000 / 1,000).",
         "Networks: a tiny bias-free encoder (conv 8, conv 4, dense to 128; the paper: conv 32/64/128), few epochs "
         f"(autoencoder {tr['ae']['epochs']}, Deep SVDD / DeepMAD {tr['svdd']['epochs']}, DROCC "
-        f"{drocc['train']['drocc']['epochs']}), learning rate {sci(tr['svdd']['lr'])} for the SVDD phase (paper 1e-4).",
+        f"{drocc['train']['drocc']['epochs']}), learning rate {sci(tr['svdd']['lr'])} for the SVDD phase (paper 1e-4); "
+        f"the weights stored channels-last (`memory_format='{drocc['model']['memory_format']}'`: the same model in "
+        "the memory layout that is faster on CPU).",
         f"DeepMAD's δ by a training-data rule ({cpu['deepmad']['params']['delta_factor']:g} × the median initial distance of the other normal classes; the "
         "paper's 8.2 belongs to its encoder's feature scale); DROCC with standardised inputs, "
         f"r = {drocc['params']['radius']:g}, γ = {drocc['params']['gamma']:g}, {drocc['params']['ascent_steps']} "
