@@ -26,7 +26,11 @@ Each variant runs in its own subprocess, so thread settings do not leak between 
 runs one adlib process per core at once and reports their total, which is how a sweep of
 independent runs uses the machine. The step of each family is the one adlib trains with (its
 objective functions, :mod:`adlib.losses`, :mod:`adlib.models.adcgan`,
-:func:`adlib.papers.hendrycks2019.pixelcnn.image_nll_bits`).
+:func:`adlib.papers.hendrycks2019.pixelcnn.image_nll_bits`). The three variants the targets judge
+(official-style, adlib, the sweep) run ``--repeats`` times per family, interleaved, and the row
+reports their medians, beside each repeat's numbers and the range of the speed-up and of the
+fraction of the matrix-product rate over the repeats: on a shared 2-core machine one run of a
+variant can be 10–25 % off the next.
 
 FLOP/s: the floating-point operations of one training step (forward and backward, counted by
 ``torch.utils.flop_counter.FlopCounterMode``: convolutions and matrix products) times the steps per
@@ -45,7 +49,7 @@ nothing here asserts a time. Writes ``benchmarks/results/train_throughput.json``
 every step waits for the GPU (both loops read the loss each step), and the fraction of peak is
 adlib's FLOP/s against the GPU's measured bf16 rate on an 8192×8192 matrix product.
 
-    python benchmarks/train_throughput.py [--seconds 4] [--families lenet,wrn16_4] [--device cuda]
+    python benchmarks/train_throughput.py [--seconds 4] [--repeats 3] [--families lenet,wrn16_4] [--device cuda]
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -358,6 +363,20 @@ GPU_VARIANTS = {"official-style": run_official_style, "adlib-bf16": run_adlib_bf
 adlib's step in fp32 (what mixed precision brings)."""
 
 
+def repeat_spread(measured: list[tuple[float, float, float]], flops: float, matmul: float) -> dict:
+    """What the repeats of one family measured, beside the medians the row reports: each repeat's
+    images/s (official-style, adlib on 1 thread, adlib's sweep) and the range over the repeats of
+    the two quantities the targets judge, the sweep's speed-up (each repeat's sweep over the same
+    repeat's official-style loop) and the fraction of the matrix-product rate."""
+    speedups = [sweep / official for official, _, sweep in measured]
+    fractions = [flops * single / matmul for _, single, _ in measured]
+    return {"repeats": {"official_images_per_s": [m[0] for m in measured],
+                        "adlib_images_per_s": [m[1] for m in measured],
+                        "adlib_sweep_images_per_s": [m[2] for m in measured]},
+            "speedup_adlib_sweep_range": [min(speedups), max(speedups)],
+            "fraction_of_matmul_rate_range": [min(fractions), max(fractions)]}
+
+
 def gpu_row(name: str, flops: float, official: float, adlib: float, adlib_fp32: float,
             matmul_bf16: float) -> dict:
     """One family's GPU measurement: images/s of the three variants, adlib's speed-up over the
@@ -375,6 +394,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=4.0, help="timed stretch per variant and family")
     p.add_argument("--images", type=int, default=4096, help="images held in memory / in the dataset")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="times the official-style, adlib and sweep variants run per family (CPU; medians reported)")
     p.add_argument("--families", default=",".join(FAMILIES), help=f"comma-separated, from {', '.join(FAMILIES)}")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                    help="cuda: the GPU benchmark (mixed precision against the official-style fp32 loop)")
@@ -382,6 +403,8 @@ def main() -> int:
     p.add_argument("--variant", choices=[*VARIANTS, *GPU_VARIANTS, "matmul", "flops"], help=argparse.SUPPRESS)
     args = p.parse_args()
     names = [f.strip() for f in args.families.split(",") if f.strip()]
+    if args.repeats < 1:
+        p.error(f"--repeats must be at least 1; got {args.repeats}")
     unknown = sorted(set(names) - set(FAMILIES))
     if unknown:
         p.error(f"unknown families {unknown}; valid: {', '.join(FAMILIES)}")
@@ -426,8 +449,8 @@ def main() -> int:
         return json.loads(out.strip().splitlines()[-1])["value"]
 
     command = "python benchmarks/train_throughput.py" + "".join(
-        f" --{k} {v}" for k, v in (("seconds", args.seconds), ("images", args.images), ("device", args.device))
-        if v != p.get_default(k))
+        f" --{k} {v}" for k, v in (("seconds", args.seconds), ("images", args.images), ("device", args.device),
+                                   ("repeats", args.repeats)) if v != p.get_default(k))
     if args.device == "cuda":
         return _main_gpu(names, launch, result, output, args, command)
     workers = os.cpu_count() or 1
@@ -437,10 +460,13 @@ def main() -> int:
     for name in names:
         family = FAMILIES[name]
         flops = result(launch("flops", name))
-        official = result(launch("official-style", name))
-        single = result(launch("adlib", name))
-        procs = [launch("adlib", name) for _ in range(workers)]
-        sweep = sum(result(proc) for proc in procs)
+        measured = []  # per repeat: official-style, adlib on 1 thread, adlib's sweep (interleaved: drifts hit all three)
+        for _ in range(args.repeats):
+            official = result(launch("official-style", name))
+            single = result(launch("adlib", name))
+            procs = [launch("adlib", name) for _ in range(workers)]
+            measured.append((official, single, sum(result(proc) for proc in procs)))
+        official, single, sweep = (statistics.median(m[i] for m in measured) for i in range(3))
         channels_last = single if family.memory_format == "channels_last" else result(launch("adlib-channels-last", name))
         bf16 = result(launch("adlib-bf16", name))
         batches = result(launch("official-batches", name))
@@ -452,10 +478,12 @@ def main() -> int:
                "adlib_channels_last_images_per_s": channels_last,
                "speedup_channels_last_1_thread": channels_last / single,
                "official_batches_images_per_s": batches, "official_batch_share": official / batches,
-               "adlib_bf16_images_per_s": bf16, "speedup_bf16_1_thread": bf16 / single}
+               "adlib_bf16_images_per_s": bf16, "speedup_bf16_1_thread": bf16 / single,
+               **repeat_spread(measured, flops, matmul)}
         rows.append(row)
+        low, high = row["speedup_adlib_sweep_range"]
         print(f"{name:>14}: official {official:8.0f} img/s | adlib 1 thread {single:8.0f} ({single / official:.2f}x) | "
-              f"adlib sweep {workers}x1 {sweep:8.0f} ({sweep / official:.2f}x) | "
+              f"adlib sweep {workers}x1 {sweep:8.0f} ({sweep / official:.2f}x, repeats {low:.2f}-{high:.2f}x) | "
               f"{flops / 1e6:8.1f} MFLOP/img, {100 * row['fraction_of_matmul_rate']:.0f}% of matmul rate | "
               f"channels_last {channels_last / single:.2f}x, bf16 {bf16 / single:.2f}x adlib's | "
               f"official loop {100 * official / batches:.0f}% in making batches", flush=True)
@@ -463,7 +491,7 @@ def main() -> int:
 
     from _record import machine, now, write_measurement
 
-    record = {"workers": workers, "seconds_per_variant": args.seconds, "images": args.images,
+    record = {"workers": workers, "seconds_per_variant": args.seconds, "images": args.images, "repeats": args.repeats,
               "matmul_flops_per_s_1_thread": matmul, "families": rows, "command": command,
               "machine": machine(), "torch": torch.__version__, "created": now()}
     write_measurement(output, record, complete=set(names) == set(FAMILIES), what="families")

@@ -148,6 +148,37 @@ def test_throughput_summary_says_which_families_miss_a_target_and_by_how_much():
     assert list(throughput_frame(record)["official: % of time making batches"]) == [20, 60]
 
 
+def test_repeats_give_each_family_a_range_and_the_summary_says_which_verdicts_are_within_the_noise():
+    from adlib.measurements import throughput_caption, throughput_summary
+
+    bench = _load("train_throughput")
+    # three repeats of (official-style, adlib 1 thread, adlib sweep), images/s
+    spread = bench.repeat_spread([(1000.0, 1500.0, 2800.0), (900.0, 1400.0, 2800.0), (1000.0, 1700.0, 3200.0)],
+                                 flops=2e7, matmul=1e11)
+    assert spread["speedup_adlib_sweep_range"] == [2.8, 3.2]
+    assert spread["fraction_of_matmul_rate_range"] == [pytest.approx(0.28), pytest.approx(0.34)]
+    assert spread["repeats"]["official_images_per_s"] == [1000.0, 900.0, 1000.0]
+    record = _throughput_record()
+    record["repeats"] = 3
+    record["families"][0].update(spread)
+    text = throughput_summary(record)
+    assert "lenet (2.80×, 2.80× to 3.20× over the repeats, 0.93 of the target)" in text
+    assert "the repeats of lenet fall on both sides of a target" in text
+    row = throughput_frame(record).iloc[0]
+    assert row["speed-up, 2 processes, over the repeats"] == "2.80–3.20"
+    assert row["% of matmul rate, over the repeats"] == "28–34"
+    assert "medians of 3 interleaved repeats" in throughput_caption(record)
+    record["families"][0]["speedup_adlib_sweep_range"] = [3.1, 3.4]
+    record["families"][0]["fraction_of_matmul_rate_range"] = [0.3, 0.4]
+    assert "no family's repeats fall on both sides of a target" in throughput_summary(record)
+
+
+def test_benchmark_rejects_fewer_than_one_repeat():
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "train_throughput.py"), "--repeats", "0"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "--repeats must be at least 1" in out.stderr
+
+
 def test_benchmark_variants_time_the_data_path_alone_and_the_bf16_what_if():
     import torch
 
