@@ -377,15 +377,21 @@ def repeat_spread(measured: list[tuple[float, float, float]], flops: float, matm
             "fraction_of_matmul_rate_range": [min(fractions), max(fractions)]}
 
 
+def family_fields(name: str, flops: float) -> dict:
+    """What every row, CPU or GPU, says of the family it measured: the paper, model, batch size,
+    weights' memory format and FLOPs per image."""
+    family = FAMILIES[name]
+    return {"family": name, "paper": family.paper, "model": family.model, "batch_size": family.batch_size,
+            "memory_format": family.memory_format, "flops_per_image": flops}
+
+
 def gpu_row(name: str, flops: float, official: float, adlib: float, adlib_fp32: float,
             matmul_bf16: float) -> dict:
     """One family's GPU measurement: images/s of the three variants, adlib's speed-up over the
     official-style loop and over its own fp32 step, and the fraction of the GPU's bf16
     matrix-product rate adlib's step reaches (its FLOP/s, counted as on the CPU, ÷ that rate)."""
-    family = FAMILIES[name]
-    return {"family": name, "paper": family.paper, "model": family.model, "batch_size": family.batch_size,
-            "memory_format": family.memory_format, "flops_per_image": flops,
-            "official_images_per_s": official, "adlib_images_per_s": adlib, "adlib_fp32_images_per_s": adlib_fp32,
+    return {**family_fields(name, flops), "official_images_per_s": official, "adlib_images_per_s": adlib,
+            "adlib_fp32_images_per_s": adlib_fp32,
             "speedup_adlib": adlib / official, "speedup_mixed_precision": adlib / adlib_fp32,
             "fraction_of_bf16_matmul_rate": flops * adlib / matmul_bf16}
 
@@ -460,7 +466,7 @@ def main() -> int:
     for name in names:
         family = FAMILIES[name]
         flops = result(launch("flops", name))
-        measured = []  # per repeat: official-style, adlib on 1 thread, adlib's sweep (interleaved: drifts hit all three)
+        measured = []  # per repeat: official-style, adlib 1 thread, adlib sweep (interleaved: drifts hit all three)
         for _ in range(args.repeats):
             official = result(launch("official-style", name))
             single = result(launch("adlib", name))
@@ -470,9 +476,8 @@ def main() -> int:
         channels_last = single if family.memory_format == "channels_last" else result(launch("adlib-channels-last", name))
         bf16 = result(launch("adlib-bf16", name))
         batches = result(launch("official-batches", name))
-        row = {"family": name, "paper": family.paper, "model": family.model, "batch_size": family.batch_size,
-               "memory_format": family.memory_format, "flops_per_image": flops,
-               "official_images_per_s": official, "adlib_images_per_s": single, "adlib_sweep_images_per_s": sweep,
+        row = {**family_fields(name, flops), "official_images_per_s": official, "adlib_images_per_s": single,
+               "adlib_sweep_images_per_s": sweep,
                "speedup_adlib_1_thread": single / official, "speedup_adlib_sweep": sweep / official,
                "fraction_of_matmul_rate": flops * single / matmul,
                "adlib_channels_last_images_per_s": channels_last,
