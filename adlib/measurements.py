@@ -157,22 +157,30 @@ def plot_throughput(frame: pd.DataFrame, workers: int):
 def gpu_throughput_frame(record: dict[str, Any]) -> pd.DataFrame:
     """One row per model family of the GPU benchmark: images/s of the official-style fp32 loop,
     of adlib's step under bf16 autocast (how adlib trains on CUDA) and in fp32, the speed-ups, and
-    the fraction of the GPU's measured bf16 matrix-product rate adlib's step reaches."""
+    the fraction of the GPU's measured bf16 matrix-product rate adlib's step reaches; from records
+    with repeats, the range of the speed-up and of that fraction over them (the rest are medians)."""
     return pd.DataFrame([{
         "family": r["family"], "used by": r["paper"], "batch": r["batch_size"],
         "official-style, fp32 (img/s)": round(r["official_images_per_s"]),
         "adlib, bf16 autocast (img/s)": round(r["adlib_images_per_s"]),
         "adlib, fp32 (img/s)": round(r["adlib_fp32_images_per_s"]),
         "speed-up over official": round(r["speedup_adlib"], 2),
+        **({"speed-up, over the repeats": "{:.2f}–{:.2f}".format(*r["speedup_adlib_range"])}
+           if "speedup_adlib_range" in r else {}),
         "bf16 ÷ fp32 (adlib)": round(r["speedup_mixed_precision"], 2),
         "MFLOP / image (fwd+bwd)": round(r["flops_per_image"] / 1e6, 1),
-        "% of bf16 matmul rate": round(100 * r["fraction_of_bf16_matmul_rate"], 1)} for r in record["families"]])
+        "% of bf16 matmul rate": round(100 * r["fraction_of_bf16_matmul_rate"], 1),
+        **({"% of bf16 matmul rate, over the repeats": "{:.1f}–{:.1f}".format(
+            *(100 * v for v in r["fraction_of_bf16_matmul_rate_range"]))}
+           if "fraction_of_bf16_matmul_rate_range" in r else {})} for r in record["families"]])
 
 
 def gpu_throughput_caption(record: dict[str, Any]) -> str:
+    repeats = record.get("repeats", 1)
     return (f"`{record['command']}` on {record['gpu']} ({_machine(record)}), torch {record['torch']}, CUDA "
             f"{record['cuda']}, {record['created']}; {record['seconds_per_variant']:g} s timed per variant after a "
-            f"warm-up. Matrix product (8192 × 8192): bf16 {record['matmul_flops_per_s_bf16'] / 1e12:.0f} TFLOP/s, "
+            "warm-up" + (f"; the images/s columns are medians of {repeats} interleaved repeats" if repeats > 1 else "")
+            + f". Matrix product (8192 × 8192): bf16 {record['matmul_flops_per_s_bf16'] / 1e12:.0f} TFLOP/s, "
             f"fp32 {record['matmul_flops_per_s_fp32'] / 1e12:.0f} TFLOP/s. Target: "
             f"{SPEEDUP_TARGET:g}× the official-style loop.")
 

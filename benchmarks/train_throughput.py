@@ -46,8 +46,10 @@ nothing here asserts a time. Writes ``benchmarks/results/train_throughput.json``
   there, the step under bf16 autocast (``TrainSpec.amp``), cuDNN deterministic;
 * ``adlib-fp32``: the same step without autocast (what mixed precision brings);
 
-every step waits for the GPU (both loops read the loss each step), and the fraction of peak is
-adlib's FLOP/s against the GPU's measured bf16 rate on an 8192×8192 matrix product.
+every step waits for the GPU (both loops read the loss each step), the three run ``--repeats`` times
+per family, interleaved (medians reported, with the range of the speed-up and of the fraction of
+peak), and the fraction of peak is adlib's FLOP/s against the GPU's measured bf16 rate on an
+8192×8192 matrix product.
 
     python benchmarks/train_throughput.py [--seconds 4] [--repeats 3] [--families lenet,wrn16_4] [--device cuda]
 """
@@ -363,18 +365,31 @@ GPU_VARIANTS = {"official-style": run_official_style, "adlib-bf16": run_adlib_bf
 adlib's step in fp32 (what mixed precision brings)."""
 
 
-def repeat_spread(measured: list[tuple[float, float, float]], flops: float, matmul: float) -> dict:
+REPEATED = {
+    "cpu": (("official_images_per_s", "adlib_images_per_s", "adlib_sweep_images_per_s"),
+            "speedup_adlib_sweep", "fraction_of_matmul_rate"),
+    "cuda": (("official_images_per_s", "adlib_images_per_s", "adlib_fp32_images_per_s"),
+             "speedup_adlib", "fraction_of_bf16_matmul_rate"),
+}
+"""Per device: the row's names of the three variants each repeat measures (the official-style loop
+first, adlib's judged step second, the third the sweep on the CPU and the fp32 step on a GPU), the
+speed-up the target judges (the third over the first on the CPU, the second over the first on a
+GPU) and the fraction of the matrix-product rate (of the second)."""
+
+
+def repeat_spread(measured: list[tuple[float, float, float]], flops: float, matmul: float,
+                  device: str = "cpu") -> dict:
     """What the repeats of one family measured, beside the medians the row reports: each repeat's
-    images/s (official-style, adlib on 1 thread, adlib's sweep) and the range over the repeats of
-    the two quantities the targets judge, the sweep's speed-up (each repeat's sweep over the same
-    repeat's official-style loop) and the fraction of the matrix-product rate."""
-    speedups = [sweep / official for official, _, sweep in measured]
-    fractions = [flops * single / matmul for _, single, _ in measured]
-    return {"repeats": {"official_images_per_s": [m[0] for m in measured],
-                        "adlib_images_per_s": [m[1] for m in measured],
-                        "adlib_sweep_images_per_s": [m[2] for m in measured]},
-            "speedup_adlib_sweep_range": [min(speedups), max(speedups)],
-            "fraction_of_matmul_rate_range": [min(fractions), max(fractions)]}
+    images/s of the three variants (:data:`REPEATED`) and the range over the repeats of the two
+    quantities the targets judge, the speed-up (each repeat against the same repeat's official-style
+    loop) and the fraction of the matrix-product rate ``matmul`` (fp32 on the CPU, bf16 on a GPU)."""
+    columns, speedup, fraction = REPEATED[device]
+    judged = 2 if device == "cpu" else 1
+    speedups = [m[judged] / m[0] for m in measured]
+    fractions = [flops * m[1] / matmul for m in measured]
+    return {"repeats": {column: [m[i] for m in measured] for i, column in enumerate(columns)},
+            f"{speedup}_range": [min(speedups), max(speedups)],
+            f"{fraction}_range": [min(fractions), max(fractions)]}
 
 
 def family_fields(name: str, flops: float) -> dict:
@@ -401,7 +416,8 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=4.0, help="timed stretch per variant and family")
     p.add_argument("--images", type=int, default=4096, help="images held in memory / in the dataset")
     p.add_argument("--repeats", type=int, default=3,
-                   help="times the official-style, adlib and sweep variants run per family (CPU; medians reported)")
+                   help="times the judged variants run per family, interleaved (CPU: official-style, adlib, sweep; "
+                        "GPU: official-style, adlib-bf16, adlib-fp32); medians reported")
     p.add_argument("--families", default=",".join(FAMILIES), help=f"comma-separated, from {', '.join(FAMILIES)}")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                    help="cuda: the GPU benchmark (mixed precision against the official-style fp32 loop)")
@@ -505,7 +521,8 @@ def main() -> int:
 
 def _main_gpu(names: list[str], launch, result, output: Path, args, command: str) -> int:
     """The GPU benchmark: per family the official-style fp32 loop, adlib's bf16-autocast step and its
-    fp32 step, one process each, one after another (the GPU is shared by nothing else)."""
+    fp32 step, one process each, one after another (the GPU is shared by nothing else), the three
+    interleaved ``--repeats`` times; the row reports their medians and :func:`repeat_spread`."""
     import torch
 
     from _record import machine, now, write_measurement
@@ -515,15 +532,20 @@ def _main_gpu(names: list[str], launch, result, output: Path, args, command: str
           f"fp32 {matmul['float32'] / 1e12:.1f} TFLOP/s", flush=True)
     rows = []
     for name in names:
-        row = gpu_row(name, result(launch("flops", name)), result(launch("official-style", name)),
-                      result(launch("adlib-bf16", name)), result(launch("adlib-fp32", name)), matmul["bfloat16"])
+        flops = result(launch("flops", name))
+        measured = [tuple(result(launch(variant, name)) for variant in ("official-style", "adlib-bf16", "adlib-fp32"))
+                    for _ in range(args.repeats)]
+        medians = (statistics.median(m[i] for m in measured) for i in range(3))
+        row = {**gpu_row(name, flops, *medians, matmul["bfloat16"]),
+               **repeat_spread(measured, flops, matmul["bfloat16"], "cuda")}
         rows.append(row)
+        low, high = row["speedup_adlib_range"]
         print(f"{name:>14}: official fp32 {row['official_images_per_s']:9.0f} img/s | adlib bf16 "
-              f"{row['adlib_images_per_s']:9.0f} ({row['speedup_adlib']:.2f}x) | adlib fp32 "
-              f"{row['adlib_fp32_images_per_s']:9.0f} (bf16 {row['speedup_mixed_precision']:.2f}x it) | "
+              f"{row['adlib_images_per_s']:9.0f} ({row['speedup_adlib']:.2f}x, repeats {low:.2f}-{high:.2f}x) | "
+              f"adlib fp32 {row['adlib_fp32_images_per_s']:9.0f} (bf16 {row['speedup_mixed_precision']:.2f}x it) | "
               f"{100 * row['fraction_of_bf16_matmul_rate']:.1f}% of the bf16 matmul rate", flush=True)
     record = {"device": "cuda", "gpu": torch.cuda.get_device_name(0), "seconds_per_variant": args.seconds,
-              "images": args.images, "matmul_flops_per_s_bf16": matmul["bfloat16"],
+              "images": args.images, "repeats": args.repeats, "matmul_flops_per_s_bf16": matmul["bfloat16"],
               "matmul_flops_per_s_fp32": matmul["float32"], "families": rows, "command": command,
               "machine": machine(), "torch": torch.__version__, "cuda": torch.version.cuda, "created": now()}
     write_measurement(output, record, complete=set(names) == set(FAMILIES), what="families")

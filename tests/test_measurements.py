@@ -216,27 +216,38 @@ def test_gpu_benchmark_records_mixed_precision_against_the_official_loop_and_the
     bench = _load("train_throughput")
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: "Test GPU 80GB")
-    made_up = {"matmul": {"bfloat16": 5e14, "float32": 5e13}, "flops": 1e9, "official-style": 1000.0,
-               "adlib-bf16": 4000.0, "adlib-fp32": 2000.0}
+    made_up = {"matmul": {"bfloat16": 5e14, "float32": 5e13}, "flops": 1e9, "official-style": [1000.0] * 3,
+               "adlib-bf16": [4000.0, 3000.0, 5000.0], "adlib-fp32": [2000.0, 1500.0, 2500.0]}
     launched = []
 
     def launch(variant, family=""):
         launched.append(variant)
-        return variant
+        return variant, launched.count(variant) - 1
+
+    def result(proc):  # the n-th launch of a variant (per family, so modulo the repeats) gives its n-th number
+        variant, n = proc
+        value = made_up[variant]
+        return value[n % 3] if isinstance(value, list) else value
 
     out = tmp_path / "train_throughput.cuda.json"
-    args = argparse.Namespace(seconds=1.0, images=256)
-    assert bench._main_gpu(list(bench.FAMILIES), launch, made_up.__getitem__, out, args, "cmd --device cuda") == 0
-    assert set(launched) == set(made_up) and launched.count("adlib-bf16") == len(bench.FAMILIES)
+    args = argparse.Namespace(seconds=1.0, images=256, repeats=3)
+    assert bench._main_gpu(list(bench.FAMILIES), launch, result, out, args, "cmd --device cuda") == 0
+    assert set(launched) == set(made_up) and launched.count("adlib-bf16") == 3 * len(bench.FAMILIES)
+    assert launched[2:5] == ["official-style", "adlib-bf16", "adlib-fp32"]  # interleaved, not one variant 3 times
     record = json.loads(out.read_text())
-    assert record["gpu"] == "Test GPU 80GB" and record["matmul_flops_per_s_bf16"] == 5e14
+    assert record["gpu"] == "Test GPU 80GB" and record["matmul_flops_per_s_bf16"] == 5e14 and record["repeats"] == 3
     row = record["families"][0]
-    assert (row["speedup_adlib"], row["speedup_mixed_precision"]) == (4.0, 2.0)
+    assert (row["speedup_adlib"], row["speedup_mixed_precision"]) == (4.0, 2.0)  # medians
     assert row["fraction_of_bf16_matmul_rate"] == pytest.approx(1e9 * 4000 / 5e14)
+    assert row["speedup_adlib_range"] == [3.0, 5.0] and row["repeats"]["adlib_fp32_images_per_s"] == [2000, 1500, 2500]
+    assert row["fraction_of_bf16_matmul_rate_range"] == [pytest.approx(0.006), pytest.approx(0.01)]
     frame = gpu_throughput_frame(record)
     assert list(frame.family) == list(bench.FAMILIES)
     assert frame.iloc[0]["% of bf16 matmul rate"] == 0.8 and frame.iloc[0]["speed-up over official"] == 4.0
-    assert "Test GPU 80GB" in gpu_throughput_caption(record) and "bf16 500 TFLOP/s" in gpu_throughput_caption(record)
+    assert frame.iloc[0]["speed-up, over the repeats"] == "3.00–5.00"
+    assert frame.iloc[0]["% of bf16 matmul rate, over the repeats"] == "0.6–1.0"
+    caption = gpu_throughput_caption(record)
+    assert "Test GPU 80GB" in caption and "bf16 500 TFLOP/s" in caption and "medians of 3 interleaved repeats" in caption
 
 
 @pytest.mark.filterwarnings("ignore:'pin_memory' argument is set as true:UserWarning")
