@@ -162,16 +162,12 @@ def plan_lanes(papers: Sequence[str], lanes: int, scale: str = "cpu",
                weights: dict[str, float] | None = None) -> list[list[str]]:
     """``papers`` split into at most ``lanes`` groups of about equal work: heaviest first, each onto
     the lane with the least work so far (longest-processing-time first), each group in ``papers``'
-    order. ``weights``: the work of each paper (default: its stored runs' wall seconds at ``scale``,
-    :func:`adlib.results.compute_cost_frame`; a paper with none stored counts as the lightest)."""
+    order. ``weights``: the work of each paper (default: :func:`paper_work`; a paper without one
+    counts as the lightest)."""
     if lanes < 1:
         raise ValueError(f"lanes must be at least 1; got {lanes}")
     if weights is None:
-        from adlib.results import compute_cost_frame
-
-        cost = compute_cost_frame(scale=scale, by="paper")
-        weights = ({} if cost.empty else
-                   dict(zip(cost.paper, 60 * cost["compute (min, one worker)"].astype(float))))
+        weights = paper_work(papers, scale)
     load = [(0.0, 0)] * min(lanes, len(papers))  # (work, papers) per lane: papers of no known work alternate
     member: dict[str, int] = {}
     for paper in sorted(papers, key=lambda p: -float(weights.get(p, 0.0))):
@@ -179,6 +175,32 @@ def plan_lanes(papers: Sequence[str], lanes: int, scale: str = "cpu",
         member[paper] = lane
         load[lane] = (load[lane][0] + float(weights.get(paper, 0.0)), load[lane][1] + 1)
     return [g for g in ([p for p in papers if member[p] == i] for i in range(len(load))) if g]
+
+
+def paper_work(papers: Sequence[str], scale: str = "cpu", book_times: Path | None = None) -> dict[str, float]:
+    """Each paper's work, for :func:`plan_lanes`: the seconds its notebooks took in the last whole
+    forced build (``book_times``, default :data:`BOOK_TIMES`; ``cpu`` scale), which counts what a
+    page does besides training (scoring, evaluation, figures). Where that record lacks one of
+    ``papers``, or at another scale: the wall seconds of every paper's stored runs at ``scale``
+    (:func:`adlib.results.compute_cost_frame`).
+
+    The stored runs alone mislead: a page's own work is not in them, and a run's wall time depends
+    on what ran beside it. By them, one lane got singh2021 alone and the other the four other
+    papers, whose notebooks then took 2.2× singh2021's seconds."""
+    from adlib.measurements import read_measurement
+
+    record = read_measurement(BOOK_TIMES if book_times is None else book_times) if scale == "cpu" else None
+    if record is not None and record.get("papers") is None:
+        seconds: dict[str, float] = {}
+        for row in record["notebooks"]:
+            if row.get("paper"):
+                seconds[row["paper"]] = seconds.get(row["paper"], 0.0) + float(row["seconds"])
+        if all(p in seconds for p in papers):
+            return seconds
+    from adlib.results import compute_cost_frame
+
+    cost = compute_cost_frame(scale=scale, by="paper")
+    return {} if cost.empty else dict(zip(cost.paper, 60 * cost["compute (min, one worker)"].astype(float)))
 
 
 def lane_workers(lanes: int) -> int:

@@ -438,6 +438,34 @@ def test_plan_lanes_balances_the_papers_work_heaviest_first():
         plan_lanes(["a"], 0, weights=weights)
 
 
+def test_lanes_are_weighed_by_the_last_whole_build_notebook_seconds_where_it_has_every_paper(tmp_path):
+    """The last whole forced build's notebook seconds per paper are the work plan_lanes balances
+    (pages' own work included); a record without one of the papers, a partial build's record or
+    another scale fall back to the stored runs' wall seconds."""
+    import json
+
+    from adlib.book import paper_work, plan_lanes
+    from adlib.results import compute_cost_frame
+
+    record = {"papers": None, "notebooks": [
+        {"paper": "a", "notebook": "a/t1.ipynb", "seconds": 500.0}, {"paper": "a", "notebook": "a/t2.ipynb", "seconds": 534.0},
+        {"paper": "b", "notebook": "b/t1.ipynb", "seconds": 790.0}, {"paper": "c", "notebook": "c/t1.ipynb", "seconds": 654.0},
+        {"paper": "d", "notebook": "d/t1.ipynb", "seconds": 598.0}, {"paper": "e", "notebook": "e/t1.ipynb", "seconds": 224.0},
+        {"paper": "", "notebook": "status.ipynb", "seconds": 4.0}]}
+    path = tmp_path / "book_times.json"
+    path.write_text(json.dumps(record))
+    work = paper_work(list("abcde"), book_times=path)
+    assert work == {"a": 1034.0, "b": 790.0, "c": 654.0, "d": 598.0, "e": 224.0}
+    assert plan_lanes(list("cbade"), 2, weights=work) == [["a", "d"], ["c", "b", "e"]]  # 1632 s and 1668 s
+    cost = compute_cost_frame(scale="cpu", by="paper")
+    stored = dict(zip(cost.paper, 60 * cost["compute (min, one worker)"].astype(float)))
+    assert paper_work(list("abcdef"), book_times=path) == stored  # f is not in the record
+    assert paper_work(list("abc"), scale="paper", book_times=path) != work
+    path.write_text(json.dumps({**record, "papers": ["a", "b", "c", "d", "e"]}))  # a PAPERS=... build
+    assert paper_work(list("abc"), book_times=path) == stored
+    assert paper_work(list("abc"), book_times=tmp_path / "none.json") == stored
+
+
 class _FakeLane:
     """Stands in for a lane's ``python -m adlib.book execute`` process: writes its time table."""
 
