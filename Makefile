@@ -29,6 +29,7 @@ help:
 	@echo "make book FORCE=1              re-compute every cpu-scale result (each run once), then build; times in results/book_times.json"
 	@echo "make book FORCE=1 PAPERS=a,b    the same for these papers' chapters only; times in results/book_times.<paper>.json"
 	@echo "make book FORCE=1 LANES=1      one paper after another (default: the papers in one lane per core, at once)"
+	@echo "make book FORCE=1 PRUNE=1      also delete the stored cpu results no page uses any more (the build lists them)"
 	@echo "make benchmark                 training throughput per model family vs an official-style loop, and peak memory"
 	@echo "make benchmark-gpu             the same throughput on a CUDA GPU, bf16 autocast vs the official-style fp32 loop"
 
@@ -46,7 +47,7 @@ data: venv
 	$(PY) -m adlib.data fetch fashion_mnist
 
 book: venv data
-	$(PY) -m adlib.book build $(if $(FORCE),--force) $(if $(PAPERS),--papers $(PAPERS)) $(if $(LANES),--lanes $(LANES))
+	$(PY) -m adlib.book build $(if $(FORCE),--force) $(if $(PAPERS),--papers $(PAPERS)) $(if $(LANES),--lanes $(LANES)) $(if $(PRUNE),--prune)
 
 test: test-unit test-notebooks test-book test-browser
 

@@ -88,7 +88,7 @@ def execute_notebook(source: Path, output: Path, parameters: dict[str, Any], tit
 
 def execute_book(scale: str = "cpu", force: bool = False, executed_dir: Path = EXECUTED_DIR,
                  times_path: Path | None = None, papers: Sequence[str] | None = None,
-                 lanes: int = 1) -> pd.DataFrame:
+                 lanes: int = 1, prune: bool = False) -> pd.DataFrame:
     """Execute every page; returns (and prints) a per-notebook table of wall seconds and peak
     resident memory (the kernel and the sweep workers it starts, shared libraries once;
     :class:`~adlib.memory.PeakTreeMemory`; beside it their resident sets summed).
@@ -105,11 +105,16 @@ def execute_book(scale: str = "cpu", force: bool = False, executed_dir: Path = E
     slots (:func:`adlib.sweep.core_slot`): one training run per core in all, and a core that one
     lane leaves idle (its page's runs wait on each other, a baseline then its fine-tuning, or the
     lane has finished) trains another lane's next run. Papers share no stored runs, so no run is
-    computed twice. The pages that read every paper's results (measurements, status) run after."""
+    computed twice. The pages that read every paper's results (measurements, status) run after.
+
+    A forced build of every paper re-writes every stored result a page uses; it then lists the
+    stored results of ``scale`` it did not re-write (:func:`adlib.results.stale_results`: runs of
+    configs no page has any more), and with ``prune`` deletes them."""
+    since = None
     if force:
         from adlib.sweep import force_session_start
 
-        force_session_start()
+        since = force_session_start()
     total_start = time.perf_counter()
     pages = book_pages(executed_dir, papers)
     chapters = list(dict.fromkeys(p.output.parent.name for p in pages if p.output.parent != executed_dir))
@@ -121,6 +126,8 @@ def execute_book(scale: str = "cpu", force: bool = False, executed_dir: Path = E
     else:
         table, lanes = _execute_pages(pages, scale, force, executed_dir), 1
     total = round(time.perf_counter() - total_start, 1)
+    if since is not None and papers is None:
+        report_stale_results(since, scale, prune)
     print(table.to_string(index=False), flush=True)
     print(f"[book] {len(table)} notebooks in {total / 60:.1f} min"
           + (f" ({lanes} lanes at once)" if lanes > 1 else "")
@@ -135,6 +142,31 @@ def execute_book(scale: str = "cpu", force: bool = False, executed_dir: Path = E
         times_path = BOOK_TIMES if whole else REPO_ROOT / "build" / f"book_times.{scale}.json"
     write_book_times(times_path, table, scale=scale, force=force, total_seconds=total, papers=papers, lanes=lanes)
     return table
+
+
+def report_stale_results(since: str, scale: str, prune: bool, root: Path | None = None) -> list[Path]:
+    """After a forced build of every page begun at ``since``: print the stored results of ``scale``
+    it did not re-write, per experiment, and delete them (with their score files) when ``prune``;
+    returns them."""
+    from adlib.results import prune_results, stale_results
+
+    stale = stale_results(since, scale, root)
+    if not stale:
+        print(f"[book] every stored {scale} result was re-computed by this build", flush=True)
+        return stale
+    counts: dict[str, int] = {}
+    for path in stale:
+        key = f"{path.parent.parent.name}/{path.parent.name}"
+        counts[key] = counts.get(key, 0) + 1
+    listed = ", ".join(f"{k} ({n})" for k, n in counts.items())
+    if prune:
+        files = prune_results(stale)
+        print(f"[book] pruned {len(stale)} stored {scale} results no page uses any more ({files} files): {listed}",
+              flush=True)
+    else:
+        print(f"[book] {len(stale)} stored {scale} results were not re-computed, so no page uses them any more: "
+              f"{listed}; `make book FORCE=1 PRUNE=1` deletes them", flush=True)
+    return stale
 
 
 def _execute_pages(pages: Sequence[Page], scale: str, force: bool, executed_dir: Path) -> pd.DataFrame:
@@ -465,6 +497,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lanes", type=int, default=None,
                    help="execute the chapters in this many processes at once, each sweep with cores/lanes "
                         "workers (default: one lane per core for the whole book, one lane for --papers)")
+    p.add_argument("--prune", action="store_true",
+                   help="with --force and every paper: delete the stored results of --scale the build did not "
+                        "re-compute (runs of configs no page uses any more)")
     p.add_argument("--times-path", type=Path, default=None, help=argparse.SUPPRESS)  # where a lane's table goes
     args = p.parse_args(argv)
     from adlib.scales import check_scale
@@ -475,8 +510,11 @@ def main(argv: list[str] | None = None) -> int:
         lanes = args.lanes if args.lanes is not None else default_lanes(papers)
         if lanes < 1:
             p.error(f"--lanes must be at least 1; got {lanes}")
+        if args.prune and (not args.force or papers is not None):
+            p.error("--prune needs --force and every paper: only a forced build of every page shows which stored "
+                    "results no page uses")
         execute_book(args.scale, args.force, args.executed_dir.resolve(), papers=papers, lanes=lanes,
-                     times_path=args.times_path)
+                     times_path=args.times_path, prune=args.prune)
     if args.command in ("build", "html"):
         build_html()
     return 0

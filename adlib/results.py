@@ -25,7 +25,7 @@ import zipfile
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -280,6 +280,39 @@ class ResultsStore:
         return out
 
 
+def _stored_payloads(root: Path, scale: str) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every stored run record under ``root`` (``<paper>/<experiment>/<hash>.json``, claims aside)
+    whose config is at ``scale``, with its parsed JSON."""
+    for path in sorted(Path(root).glob("*/*/*.json")):
+        if path.parent.name == "claims":
+            continue
+        payload = json.loads(path.read_text())
+        if payload["config"].get("scale") == scale:
+            yield path, payload
+
+
+def stale_results(since: str, scale: str = "cpu", root: Path | None = None) -> list[Path]:
+    """The stored records of ``scale`` created before ``since`` (an ISO UTC stamp, the format of
+    ``provenance["created"]``). After a forced build of every page that began at ``since``
+    (:func:`adlib.sweep.force_session_start`), they are the runs no page uses any more: a config
+    that changed (a new field, a new default) stores its runs under new hashes and leaves the old
+    records behind, where they would still count in :func:`compute_cost_frame`."""
+    root = REPO_ROOT / "results" if root is None else Path(root)
+    return [path for path, payload in _stored_payloads(root, scale)
+            if str(payload["provenance"].get("created", "")) < since]
+
+
+def prune_results(paths: Sequence[Path]) -> int:
+    """Delete the run records ``paths`` and the files stored beside each (the same hash, e.g. its
+    ``.npz`` of scores); returns how many files went."""
+    removed = 0
+    for path in paths:
+        for sibling in Path(path).parent.glob(f"{Path(path).stem}.*"):
+            sibling.unlink()
+            removed += 1
+    return removed
+
+
 def compute_cost_frame(store: "ResultsStore | None" = None, scale: str = "cpu", workers: int = 2,
                        by: str = "paper"):
     """What the stored results of ``scale`` cost to compute, per paper (``by="paper"``) or per
@@ -293,12 +326,7 @@ def compute_cost_frame(store: "ResultsStore | None" = None, scale: str = "cpu", 
         raise ValueError(f"by must be 'paper' or 'experiment', got {by!r}")
     root = (store.root if store is not None else REPO_ROOT / "results")
     rows: dict[tuple[str, ...], list[float]] = {}
-    for path in sorted(root.glob("*/*/*.json")):
-        if path.parent.name == "claims":
-            continue
-        payload = json.loads(path.read_text())
-        if payload["config"].get("scale") != scale:
-            continue
+    for path, payload in _stored_payloads(root, scale):
         key = (path.parent.parent.name,) + ((path.parent.name,) if by == "experiment" else ())
         runs, seconds = rows.get(key, [0, 0.0])
         rows[key] = [runs + 1, seconds + float(payload["provenance"]["wall_time_s"])]

@@ -75,3 +75,40 @@ def test_cost_frame_by_experiment_gives_the_mean_seconds_per_run(tmp_path):
     assert frame[frame.paper == "all"].runs.item() == 3
     with pytest.raises(ValueError, match="by must be"):
         compute_cost_frame(store, "cpu", by="seed")
+
+
+def test_a_forced_whole_build_lists_and_prunes_the_stored_results_it_did_not_recompute(tmp_path, capsys):
+    """Runs created before the forced session began (and at its scale) are the ones no page uses any
+    more: listed per experiment, deleted with their score files only when asked."""
+    from adlib.book import report_stale_results
+    from adlib.results import RunRecord, compute_cost_frame
+
+    store = ResultsStore(tmp_path)
+    made = {}
+    for seed, created, scale in ((0, "2026-01-01T00:00:00Z", "cpu"), (1, "2026-02-02T10:00:00Z", "cpu"),
+                                 (2, "2026-01-01T00:00:00Z", "smoke")):
+        cfg = {"paper": "singh2021", "experiment": "multi_class_normal", "seed": seed, "threads": 1, "scale": scale}
+        made[seed] = store.put(RunRecord(cfg, {"auc": 0.5}, {"wall_time_s": 10.0, "created": created}))
+        made[seed].with_suffix(".npz").write_bytes(b"scores")
+    since = "2026-02-02T09:00:00Z"  # the forced session began between the two cpu runs
+    assert report_stale_results(since, "cpu", prune=False, root=tmp_path) == [made[0]]
+    assert "1 stored cpu results were not re-computed" in capsys.readouterr().out
+    assert made[0].exists() and compute_cost_frame(store, "cpu").set_index("paper").loc["singh2021", "runs"] == 2
+    report_stale_results(since, "cpu", prune=True, root=tmp_path)
+    assert "pruned 1 stored cpu results no page uses any more (2 files): singh2021/multi_class_normal (1)" \
+        in capsys.readouterr().out
+    assert not made[0].exists() and not made[0].with_suffix(".npz").exists()
+    assert made[1].exists() and made[1].with_suffix(".npz").exists() and made[2].exists()  # re-computed; other scale
+    assert compute_cost_frame(store, "cpu").set_index("paper").loc["singh2021", "runs"] == 1
+    assert report_stale_results(since, "cpu", prune=True, root=tmp_path) == []
+    assert "every stored cpu result was re-computed" in capsys.readouterr().out
+
+
+def test_pruning_needs_a_forced_build_of_every_paper():
+    import subprocess
+    import sys
+
+    for extra in ([], ["--force", "--papers", "ruff2021"]):
+        out = subprocess.run([sys.executable, "-m", "adlib.book", "execute", "--prune", *extra],
+                             capture_output=True, text=True)
+        assert out.returncode == 2 and "--prune needs --force and every paper" in out.stderr
