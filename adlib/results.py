@@ -81,10 +81,10 @@ def _dask_worker_name() -> str | None:
         return None
 
 
-def utc_stamp() -> str:
-    """The current UTC time to the second, ISO 8601 (``2026-11-29T15:06:44Z``): the ``created`` of
-    every record, so stamps compare correctly as strings."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+def utc_stamp(seconds: float | None = None) -> str:
+    """The current UTC time (or the epoch ``seconds``, e.g. a file's mtime) to the second, ISO 8601
+    (``2026-11-29T15:06:44Z``): the ``created`` of every record, so stamps compare correctly as strings."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 def cpu_kind() -> dict[str, str]:

@@ -338,9 +338,21 @@ def read_checkpoint(path: Path | str, checkpoint_key: str, spec: "TrainSpec",
     rather than executed. A file that cannot be read (truncated, corrupt, not a checkpoint) is
     quarantined (renamed ``*.corrupt-<time>``) with a :class:`CheckpointWarning`; a readable
     checkpoint of another run (other key or spec) is left in place, not used, and warned about.
+
+    In a forced session (``$ADLIB_FORCE_SINCE``, :func:`adlib.sweep.force_session_start`: ``make
+    book FORCE=1``, ``make reproduce``) a checkpoint last written before the session began is not
+    used either: the run trains from scratch and overwrites it, so forcing re-computes the training
+    and not only the scoring of a finished checkpoint. One written within the session (an
+    interrupted run, a model that several runs share) is used as always.
     """
+    from adlib.results import utc_stamp
+    from adlib.sweep import ENV_FORCE_SINCE
+
     path = Path(path)
     if not path.exists():
+        return None
+    since = os.environ.get(ENV_FORCE_SINCE)
+    if since and utc_stamp(path.stat().st_mtime) < since:
         return None
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)

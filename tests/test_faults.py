@@ -175,6 +175,28 @@ def test_another_runs_checkpoint_is_not_used(tmp_path):
     assert load_weights(create_model("mnist_convnet", num_classes=3), ckpt, "mine", SPEC)
 
 
+def test_a_forced_session_retrains_over_a_checkpoint_from_before_it_began(tmp_path, monkeypatch):
+    """``make book FORCE=1`` must re-compute the training, not re-score a finished checkpoint: one
+    last written before ``$ADLIB_FORCE_SINCE`` is not loaded; one written within the session is."""
+    from adlib.results import utc_stamp
+    from adlib.sweep import ENV_FORCE_SINCE
+
+    ckpt = tmp_path / "run.pt"
+    _train(ckpt)
+    written = ckpt.stat().st_mtime
+    os.utime(ckpt, (written - 3600, written - 3600))  # an hour before the session
+    monkeypatch.setenv(ENV_FORCE_SINCE, utc_stamp(written - 60))
+    fresh = create_model("mnist_convnet", num_classes=3)
+    assert not load_weights(fresh, ckpt, "k", SPEC)
+    model, hist = _train(ckpt)
+    assert hist.resumed_from_epoch is None and ckpt.stat().st_mtime > written - 60  # trained and re-written
+    assert load_weights(fresh, ckpt, "k", SPEC)  # now it is the session's own
+    assert torch.equal(_weights(fresh), _weights(model))
+    monkeypatch.delenv(ENV_FORCE_SINCE)
+    os.utime(ckpt, (written - 3600, written - 3600))
+    assert load_weights(create_model("mnist_convnet", num_classes=3), ckpt, "k", SPEC)  # outside a session: used
+
+
 # ---------------------------------------------------------------------------------------------
 # corrupt and foreign result files
 
