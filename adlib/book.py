@@ -218,7 +218,10 @@ def paper_work(papers: Sequence[str], scale: str = "cpu", book_times: Path | Non
 
     The stored runs alone mislead: a page's own work is not in them, and a run's wall time depends
     on what ran beside it. By them, one lane got singh2021 alone and the other the four other
-    papers, whose notebooks then took 2.2× singh2021's seconds."""
+    papers, whose notebooks then took 2.2× singh2021's seconds. Balancing moves only the pages'
+    serial work, though: the core slots keep every core training either way, so on 2 cores the
+    whole forced build took about as long both ways (40.2 min balanced, 37.9 min before, the
+    runs themselves 10–20 % slower in the balanced build)."""
     from adlib.measurements import read_measurement
 
     record = read_measurement(BOOK_TIMES if book_times is None else book_times) if scale == "cpu" else None
