@@ -366,15 +366,15 @@ adlib's step in fp32 (what mixed precision brings)."""
 
 
 REPEATED = {
-    "cpu": (("official_images_per_s", "adlib_images_per_s", "adlib_sweep_images_per_s"),
+    "cpu": (("official_images_per_s", "adlib_images_per_s", "adlib_sweep_images_per_s"), 2,
             "speedup_adlib_sweep", "fraction_of_matmul_rate"),
-    "cuda": (("official_images_per_s", "adlib_images_per_s", "adlib_fp32_images_per_s"),
+    "cuda": (("official_images_per_s", "adlib_images_per_s", "adlib_fp32_images_per_s"), 1,
              "speedup_adlib", "fraction_of_bf16_matmul_rate"),
 }
 """Per device: the row's names of the three variants each repeat measures (the official-style loop
-first, adlib's judged step second, the third the sweep on the CPU and the fp32 step on a GPU), the
-speed-up the target judges (the third over the first on the CPU, the second over the first on a
-GPU) and the fraction of the matrix-product rate (of the second)."""
+first, adlib's judged step second, the third the sweep on the CPU and the fp32 step on a GPU), which
+of them the speed-up target judges against the first (the sweep on the CPU, the bf16 step on a GPU),
+that speed-up's name, and the name of the fraction of the matrix-product rate (of the second)."""
 
 
 def repeat_spread(measured: list[tuple[float, float, float]], flops: float, matmul: float,
@@ -383,8 +383,7 @@ def repeat_spread(measured: list[tuple[float, float, float]], flops: float, matm
     images/s of the three variants (:data:`REPEATED`) and the range over the repeats of the two
     quantities the targets judge, the speed-up (each repeat against the same repeat's official-style
     loop) and the fraction of the matrix-product rate ``matmul`` (fp32 on the CPU, bf16 on a GPU)."""
-    columns, speedup, fraction = REPEATED[device]
-    judged = 2 if device == "cpu" else 1
+    columns, judged, speedup, fraction = REPEATED[device]
     speedups = [m[judged] / m[0] for m in measured]
     fractions = [flops * m[1] / matmul for m in measured]
     return {"repeats": {column: [m[i] for m in measured] for i, column in enumerate(columns)},
