@@ -42,6 +42,17 @@ def _machine(record: dict[str, Any]) -> str:
     return f"{machine.get('cpu_count', '?')} cores{cpu}, {machine.get('platform', '?')}"
 
 
+def speedup_target_demand(record: dict[str, Any], row: dict[str, Any]) -> float:
+    """The fraction of the machine's matrix-product rate on all its cores that adlib's step would
+    have to reach to train ``SPEEDUP_TARGET`` × as many images/s as the official-style loop:
+    ``target · official images/s · FLOPs per image / (workers · 1-thread matrix-product rate)``.
+    The fp32 matrix product is the fastest arithmetic measured here, and ``workers`` one-thread
+    processes can do at most ``workers`` times its 1-thread rate, so a demand of 1 or more is a
+    speed-up no fp32 step reaches on this machine, however its data path or threads are arranged."""
+    return (SPEEDUP_TARGET * row["official_images_per_s"] * row["flops_per_image"]
+            / (record["workers"] * record["matmul_flops_per_s_1_thread"]))
+
+
 def throughput_frame(record: dict[str, Any]) -> pd.DataFrame:
     """One row per model family: images/s of the three variants, the speed-ups over the
     official-style loop, MFLOP per image and the fraction of the 1-thread matrix-product rate; from
@@ -64,6 +75,8 @@ def throughput_frame(record: dict[str, Any]) -> pd.DataFrame:
                         else {}),
                      "MFLOP / image (fwd+bwd)": round(r["flops_per_image"] / 1e6, 1),
                      "% of matmul rate (1 thread)": round(100 * r["fraction_of_matmul_rate"]),
+                     f"{SPEEDUP_TARGET:g}× would need (% of the {record['workers']}-core matmul rate)":
+                         round(100 * speedup_target_demand(record, r)),
                      **({"% of matmul rate, over the repeats": "{:.0f}–{:.0f}".format(
                          *(100 * v for v in r["fraction_of_matmul_rate_range"]))}
                         if "fraction_of_matmul_rate_range" in r else {}),
@@ -108,6 +121,18 @@ def throughput_summary(record: dict[str, Any]) -> str:
                  + (f"the repeats of {', '.join(dict.fromkeys(straddle))} fall on both sides of a target, so "
                     "their verdict there is within the machine's run-to-run noise." if straddle else
                     "no family's repeats fall on both sides of a target."))
+    demand = [(r["family"], speedup_target_demand(record, r)) for r in families]
+    beyond = [f"{f} {100 * d:.0f} %" for f, d in demand if d >= 1]
+    within = [f"{f} {100 * d:.0f} %" for f, d in demand if d < 1]
+    text += (f" **What {SPEEDUP_TARGET:g}× would take:** the official-style loop's images/s times {SPEEDUP_TARGET:g}, "
+             f"in FLOP/s, as a share of the fp32 matrix-product rate of all {workers} cores (the fastest arithmetic "
+             "measured here): "
+             + (f"{', '.join(beyond)}: more than the matrix product itself, so no fp32 step reaches "
+                f"{SPEEDUP_TARGET:g}× for {'this family' if len(beyond) == 1 else 'these families'} on this machine"
+                if beyond else "")
+             + ("; " if beyond and within else "")
+             + (f"{', '.join(within)}: within the matrix-product rate, reachable only by convolutions that run "
+                "closer to it" if within else "") + ".")
     if all("official_batch_share" in r for r in families):
         bound = ", ".join(f"{r['family']} {100 * r['official_batch_share']:.0f} % (at most "
                           f"{1 / max(1e-9, 1 - r['official_batch_share']):.2f}×)" for r in families)

@@ -142,6 +142,15 @@ def test_throughput_summary_says_which_families_miss_a_target_and_by_how_much():
     assert "met by mnist_convnet (3.50×); not met by lenet (2.80×, 0.93 of the target)" in text
     assert "met by lenet (30 %); not met by mnist_convnet (10 %, 0.40 of the target)" in text
     assert "making batches" not in text  # a record without the data-path variant
+    # 3× of 1,000 img/s at 20 MFLOP each is 60 GFLOP/s: 30 % of 2 cores at 100 GFLOP/s each
+    assert "lenet 30 %, mnist_convnet 30 %: within the matrix-product rate" in text
+    assert "no fp32 step reaches" not in text
+    assert list(throughput_frame(record)["3× would need (% of the 2-core matmul rate)"]) == [30, 30]
+    record["families"][1] = dict(fast, official_images_per_s=4000.0)  # 240 GFLOP/s: beyond the two cores
+    text = throughput_summary(record)
+    assert ("mnist_convnet 120 %: more than the matrix product itself, so no fp32 step reaches 3× for this family "
+            "on this machine; lenet 30 %: within") in text
+    record["families"][1] = fast
     for fam, share in zip(record["families"], (0.2, 0.6)):
         fam.update(official_batch_share=share, speedup_bf16_1_thread=1.5)
     assert "lenet 20 % (at most 1.25×), mnist_convnet 60 % (at most 2.50×)" in throughput_summary(record)
@@ -555,3 +564,33 @@ def test_a_whole_book_in_lanes_records_its_wall_time_not_the_sum(tmp_path, monke
     slow = dict(record, total_seconds=66 * 60.0)
     assert "(target: 60 min for a forced build of the whole book on 2 cores: 1.10× the target, not met)" \
         in book_time_caption(slow)
+
+
+def test_a_whole_forced_build_re_executes_the_measurements_page_after_writing_its_time_table(tmp_path, monkeypatch):
+    import json
+
+    import adlib.book as book
+
+    record_path = tmp_path / "book_times.json"
+    seen = []  # per executed page: its name, and the total the time-table record held when it ran
+
+    def execute(source, output, params, title=None):
+        held = json.loads(record_path.read_text())["total_seconds"] if record_path.exists() else None
+        seen.append((output.name, held))
+
+    monkeypatch.setattr(book, "BOOK_TIMES", record_path)
+    monkeypatch.setattr(book, "execute_notebook", execute)
+    monkeypatch.setattr(book, "report_stale_results", lambda since, scale, prune: [])
+    monkeypatch.setattr(book, "book_pages", lambda executed_dir, papers=None: [
+        book.Page(tmp_path / "a.ipynb", executed_dir / "ruff2021" / "a.ipynb", {}),
+        book.Page(book.TEMPLATES / "measurements.ipynb", executed_dir / "measurements.ipynb", {}),
+        book.Page(book.TEMPLATES / "status.ipynb", executed_dir / "status.ipynb", {})])
+    table = book.execute_book("cpu", force=True, executed_dir=tmp_path / "executed")
+    assert [name for name, _ in seen] == ["a.ipynb", "measurements.ipynb", "status.ipynb", "measurements.ipynb"]
+    assert seen[1][1] is None and seen[-1][1] == json.loads(record_path.read_text())["total_seconds"]
+    assert list(table.notebook).count("measurements.ipynb") == 1  # the record times each page once
+
+    seen.clear()  # a build that is not forced writes no whole-book record and runs each page once
+    book.execute_book("cpu", force=False, executed_dir=tmp_path / "executed2",
+                      times_path=tmp_path / "other.json")
+    assert [name for name, _ in seen] == ["a.ipynb", "measurements.ipynb", "status.ipynb"]
