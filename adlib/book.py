@@ -27,6 +27,7 @@ from adlib.results import REPO_ROOT
 BOOK_DIR = REPO_ROOT / "book"
 EXECUTED_DIR = BOOK_DIR / "executed"
 TEMPLATES = REPO_ROOT / "notebooks" / "_book"
+MEASUREMENTS_TEMPLATE = TEMPLATES / "measurements.ipynb"  # the page that shows results/book_times.json
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def book_pages(executed_dir: Path = EXECUTED_DIR, papers: Sequence[str] | None =
             pages.append(Page(nb.path, executed_dir / paper / f"{nb.name}.ipynb", {}))
     if papers is not None:
         return pages
-    pages.append(Page(TEMPLATES / "measurements.ipynb", executed_dir / "measurements.ipynb", {},
+    pages.append(Page(MEASUREMENTS_TEMPLATE, executed_dir / "measurements.ipynb", {},
                       title="What re-computing costs: time, speed and memory, measured"))
     pages.append(Page(TEMPLATES / "status.ipynb", executed_dir / "status.ipynb", {}))
     return pages
@@ -144,9 +145,9 @@ def execute_book(scale: str = "cpu", force: bool = False, executed_dir: Path = E
         times_path = BOOK_TIMES if whole else REPO_ROOT / "build" / f"book_times.{scale}.json"
     write_book_times(times_path, table, scale=scale, force=force, total_seconds=total, papers=papers, lanes=lanes)
     if times_path == BOOK_TIMES:
-        measurements = [p for p in pages if p.source == TEMPLATES / "measurements.ipynb"]
         print("[book] re-executing the measurements page, which shows the record this build just wrote", flush=True)
-        _execute_pages(measurements, scale, force, executed_dir)  # seconds; its first run's row is in the record
+        # a few seconds; the record keeps the row of its first run, with every page
+        _execute_pages([p for p in pages if p.source == MEASUREMENTS_TEMPLATE], scale, force, executed_dir)
     return table
 
 

@@ -583,7 +583,7 @@ def test_a_whole_forced_build_re_executes_the_measurements_page_after_writing_it
     monkeypatch.setattr(book, "report_stale_results", lambda since, scale, prune: [])
     monkeypatch.setattr(book, "book_pages", lambda executed_dir, papers=None: [
         book.Page(tmp_path / "a.ipynb", executed_dir / "ruff2021" / "a.ipynb", {}),
-        book.Page(book.TEMPLATES / "measurements.ipynb", executed_dir / "measurements.ipynb", {}),
+        book.Page(book.MEASUREMENTS_TEMPLATE, executed_dir / "measurements.ipynb", {}),
         book.Page(book.TEMPLATES / "status.ipynb", executed_dir / "status.ipynb", {})])
     table = book.execute_book("cpu", force=True, executed_dir=tmp_path / "executed")
     assert [name for name, _ in seen] == ["a.ipynb", "measurements.ipynb", "status.ipynb", "measurements.ipynb"]
