@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -161,10 +162,7 @@ def report_stale_results(since: str, scale: str, prune: bool, root: Path | None 
     if not stale:
         print(f"[book] every stored {scale} result was re-computed by this build", flush=True)
         return stale
-    counts: dict[str, int] = {}
-    for path in stale:
-        key = f"{path.parent.parent.name}/{path.parent.name}"
-        counts[key] = counts.get(key, 0) + 1
+    counts = Counter(f"{path.parent.parent.name}/{path.parent.name}" for path in stale)  # per experiment
     listed = ", ".join(f"{k} ({n})" for k, n in counts.items())
     if prune:
         files = prune_results(stale)
